@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from reid.data.datasets.regdb import RegDB, read_idx_file
+from reid.data.datasets.idx_file import read_idx_file
+from reid.data.datasets.regdb import RegDB
 from reid.data.sample import Modality, Sample
 from reid.errors import ConfigError, DatasetError
 from tests.trees import RegDBSpec, RegDBTree, corrupt, make_regdb_tree
