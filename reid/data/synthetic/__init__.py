@@ -1,0 +1,1 @@
+"""Procedural rendering of the synthetic VI-ReID people, scenes and cameras."""

@@ -1,0 +1,42 @@
+"""Argument checks shared by the synthetic data sets: each names the argument and what it accepts."""
+
+from __future__ import annotations
+
+import numbers
+
+from reid.errors import ConfigError
+
+
+def check_positive(name: str, value: object, high: int | None = None) -> int:
+    """``value`` as an int if it is an integer in ``1..high`` (no upper bound when ``high`` is None).
+
+    Raises:
+        ConfigError: anything else (booleans included).
+    """
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Integral)
+        or value < 1
+        or (high is not None and value > high)
+    ):
+        bound = "a positive integer" if high is None else f"an integer in 1..{high}"
+        raise ConfigError(f"{name}: expected {bound}, got {value!r}")
+    return int(value)
+
+
+def check_range(name: str, value: object, high: int) -> tuple[int, int]:
+    """``value`` as ``(min, max)`` if it is a pair of integers with ``1 <= min <= max <= high``.
+
+    ``high`` comes from the fixed-width numbers in the synthetic keys (e.g. ``NNNN``).
+
+    Raises:
+        ConfigError: anything else.
+    """
+    if (
+        not isinstance(value, (tuple, list))
+        or len(value) != 2
+        or any(isinstance(v, bool) or not isinstance(v, numbers.Integral) for v in value)
+        or not 1 <= value[0] <= value[1] <= high
+    ):
+        raise ConfigError(f"{name}: expected (min, max) integers with 1 <= min <= max <= {high}, got {value!r}")
+    return int(value[0]), int(value[1])
