@@ -3,7 +3,7 @@
 The body is painted into a label map (:class:`reid.data.synthetic.person.Region` per
 pixel, :mod:`reid.data.synthetic.painter`); colours, garment patterns and thermal intensities
 are then looked up per label with vectorised numpy, so an image costs a few dozen array
-operations (about 0.5 ms at 128x64 on one CPU core; see docs/_decisions_synthetic.md).
+operations (about 0.5 ms at 128x64 on one CPU core; see docs/decisions.md).
 
 Infrared (:func:`infrared_intensity`): a single intensity replicated to three channels,
 ``(1 - gap) * luminance(visible colours) + gap * thermal``, where the thermal term is an

@@ -35,7 +35,7 @@ class RandomChannelCombination(Transform):
     image itself, listed among the seven); ``k = 6`` gives CAJ luminance
     ``0.2989 R + 0.5870 G + 0.1140 B`` in all three channels.
 
-    Unstated in the paper, decided here (docs/_decisions_transforms.md): the uniform choice, the
+    Unstated in the paper, decided here (docs/decisions.md): the uniform choice, the
     CAJ gray weights, and the position (after normalisation and erasing, where CAJ's
     ChannelExchange sits, since FF-DML uses CAJ's channel random erasing [22]).
 

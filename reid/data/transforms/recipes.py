@@ -108,7 +108,7 @@ def cmmp_pretrain_views(height: int, width: int) -> CmmpViews:
     Cropping is CAJ's ``Pad(10) + RandomCrop`` (a crop at the full size needs the padding);
     no erasing (the masking already occludes). The generated image is the channel exchange of
     the augmented visible image, pixel-aligned with it, so the shared mask covers the same
-    content in both reconstruction targets (docs/_decisions_transforms.md).
+    content in both reconstruction targets (docs/decisions.md).
     """
     view = Compose(ExpectSize(height, width), *_pad_crop_flip(height, width), Normalize())
     return CmmpViews(visible=view, exchange=ChannelExchange(gray=2), infrared=view)
@@ -216,7 +216,7 @@ def cmft_frame_train_views(
     The paper: MITML's augmentation (Lin et al. 2022), images resized to 256 x 128, horizontal
     flipping and random erasing; "for infrared images, we add ... colour jittering and Gaussian
     blurring". Parameters of the last two are not given: the keyword defaults are this project's
-    choice (docs/_decisions_transforms.md). Visible: MITML geometry, Normalize, erasing (0.5,
+    choice (docs/decisions.md). Visible: MITML geometry, Normalize, erasing (0.5,
     Zhong fill). Infrared: ``ColorJitter`` and ``RandomApply(GaussianBlur, blur_p)`` on [0, 1]
     pixels first, then the visible steps.
     """
