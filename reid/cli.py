@@ -18,7 +18,8 @@ def _demo(args: argparse.Namespace) -> int:
     counts = dataset.summary()
     print(
         f"synthetic data (seed {args.seed}, modality gap {args.modality_gap}): "
-        f"{counts['test_ids']} test ids, {counts['test_visible']} visible + {counts['test_infrared']} infrared test images"
+        f"{counts['test_ids']} test ids, {counts['test_visible']} visible + {counts['test_infrared']} infrared "
+        "test images"
     )
     print("descriptor: standardised 32x16 luminance (no training); galleries: 'official' = the data set's own "
           "seeded permutations in rand_perm_cam layout, 'seeded' = AGW/CAJ per-trial random choice")

@@ -9,7 +9,6 @@ modality gap rather than a method.
 from __future__ import annotations
 
 import functools
-
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
@@ -115,7 +114,6 @@ def format_rows(rows: Sequence[DemoRow]) -> str:
     lines = [header, "-" * len(header)]
     for row in rows:
         m = row.metrics
-        lines.append(
-            f"{row.setting:<58} {row.num_trials:>6} {m['rank1']:>6.2f} {m['rank10']:>6.2f} {m['mAP']:>6.2f} {m['mINP']:>6.2f}"
-        )
+        figures = " ".join(f"{m[key]:>6.2f}" for key in ("rank1", "rank10", "mAP", "mINP"))
+        lines.append(f"{row.setting:<58} {row.num_trials:>6} {figures}")
     return "\n".join(lines)

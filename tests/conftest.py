@@ -1,4 +1,7 @@
-"""Shared fixtures. Torch runs one thread per xdist worker: two workers with two threads each were measured 2x slower."""
+"""Shared fixtures.
+
+Torch runs one thread per xdist worker: two workers with two threads each were measured 2x slower.
+"""
 
 from __future__ import annotations
 
@@ -19,5 +22,6 @@ def sysu_split_dir() -> Path:
     """The official SYSU-MM01 split files: $REID_SYSU_SPLITS, else ../shared/data/sysu_mm01 beside the checkout."""
     path = Path(os.environ.get("REID_SYSU_SPLITS", REPO_ROOT.parent / "shared" / "data" / "sysu_mm01"))
     if not (path / "rand_perm_cam.mat").is_file():
-        pytest.skip(f"official SYSU-MM01 split files not found: expected {path}/rand_perm_cam.mat (set REID_SYSU_SPLITS)")
+        pytest.skip(f"official SYSU-MM01 split files not found: expected {path}/rand_perm_cam.mat "
+                    "(set REID_SYSU_SPLITS)")
     return path

@@ -50,7 +50,7 @@ def agw_process_gallery(root: str, ids: list[int], folders: list[str], trial: in
     try:
         random.seed(trial)
         chosen = []
-        for name in sorted("%04d" % i for i in ids):
+        for name in sorted("%04d" % i for i in ids):  # noqa: UP031 (the reference, literally)
             for folder in folders:
                 img_dir = os.path.join(root, folder, name)
                 if os.path.isdir(img_dir):

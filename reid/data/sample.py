@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 
-class Modality(str, enum.Enum):
+class Modality(enum.StrEnum):
     """Imaging modality of a sample. Near-infrared and thermal are both ``INFRARED``."""
 
     VISIBLE = "visible"

@@ -85,7 +85,8 @@ def load_rand_perm_cam(path: str | Path) -> SysuPermutations:
                 raise DatasetError(path, f"a 2-D (trials, images) array, got shape {perm.shape}", field=field)
             num_trials = perm.shape[0] if num_trials is None else num_trials
             if perm.shape[0] != num_trials:
-                raise DatasetError(path, f"{num_trials} trials like the other entries, got {perm.shape[0]}", field=field)
+                expected = f"{num_trials} trials like the other entries, got {perm.shape[0]}"
+                raise DatasetError(path, expected, field=field)
             if perm.shape[1] == 0:
                 continue
             expected = np.arange(1, perm.shape[1] + 1)

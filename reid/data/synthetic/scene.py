@@ -18,7 +18,7 @@ import numpy as np
 from reid.data.sample import Modality
 
 
-class SceneKind(str, enum.Enum):
+class SceneKind(enum.StrEnum):
     """Where a camera stands: the palette and furniture of its background."""
 
     INDOOR = "indoor"

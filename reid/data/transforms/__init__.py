@@ -38,11 +38,11 @@ from reid.data.transforms.recipes import (
     caj_train_views,
     cmft_frame_train_views,
     cmmp_pretrain_views,
+    eval_transform,
     ffdml_infrared_train,
     ffdml_visible_train,
     mitml_frame_train,
     mscmnet_train_views,
-    eval_transform,
     xiv_train,
 )
 from reid.data.transforms.video import transform_clip
