@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from reid.data.datasets.hitsz_vcm import HITSZVCM, frame_path
 from reid.data.sample import Modality, Tracklet
 from reid.errors import ConfigError, DatasetError
-from tests.trees import VcmSpec, VcmTrack, VcmTree, corrupt, make_vcm_tree, small_vcm_spec
+from tests.trees import VcmSpec, VcmTrack, VcmTree, corrupt, make_vcm_tree, remove, small_vcm_spec
 
 
 def expected(tracks: tuple[VcmTrack, ...], frames: tuple[tuple[Path, ...], ...], min_len: int) -> tuple[Tracklet, ...]:
@@ -117,13 +117,6 @@ def _set(index: int, text: str) -> Callable[[list[str]], list[str]]:
     return edit
 
 
-def _remove(rel: str) -> Callable[[Path], None]:
-    def damage(root: Path) -> None:
-        target = root / rel
-        shutil.rmtree(target) if target.is_dir() else target.unlink()
-
-    return damage
-
 
 INFO_FILES = ("train_name.txt", "track_train_info.txt", "test_name.txt", "track_test_info.txt", "query_IDX.txt")
 TRAIN_TRACKS, TEST_TRACKS, QUERY = "track_train_info.txt", "track_test_info.txt", "query_IDX.txt"
@@ -137,8 +130,8 @@ def _delete_frame(root: Path) -> None:
 @pytest.mark.parametrize(
     ("damage", "where"),
     [
-        *[(_remove(f"info/{name}"), f"info/{name}: expected a HITSZ-VCM info file") for name in INFO_FILES],
-        (_remove("info"), "info: expected the info folder"),
+        *[(remove(f"info/{name}"), f"info/{name}: expected a HITSZ-VCM info file") for name in INFO_FILES],
+        (remove("info"), "info: expected the info folder"),
         (_info(TRAIN_TRACKS, _set(1, "2 13 26 1")), r"track_train_info.txt \[line 2\]: expected five integers"),
         (_info(TRAIN_TRACKS, _set(0, "1 1 12 1 x")), r"track_train_info.txt \[line 1\]: expected five integers"),
         (_info(TEST_TRACKS, _set(3, "3 18 33 8 4")), r"track_test_info.txt \[line 4\]: expected modality code 1"),

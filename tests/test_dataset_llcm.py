@@ -8,7 +8,7 @@ import pytest
 from reid.data.datasets.llcm import LLCM
 from reid.data.sample import Modality, Sample
 from reid.errors import DatasetError
-from tests.trees import LLCMTree, WrittenImage, corrupt, make_llcm_tree, small_llcm_spec
+from tests.trees import LLCMTree, WrittenImage, corrupt, make_llcm_tree, remove, rewrite_line, small_llcm_spec
 
 
 def as_samples(images: list[WrittenImage] | tuple[WrittenImage, ...]) -> tuple[Sample, ...]:
@@ -68,22 +68,6 @@ def _edit(name: str, old: str, new: str, count: int = 1) -> Callable[[Path], Non
     return damage
 
 
-def _line(name: str, number: int, text: Callable[[str], str]) -> Callable[[Path], None]:
-    def damage(root: Path) -> None:
-        path = root / "idx" / name
-        lines = path.read_text().splitlines()
-        lines[number - 1] = text(lines[number - 1])
-        path.write_text("\n".join(lines) + "\n")
-
-    return damage
-
-
-def _remove(rel: str) -> Callable[[Path], None]:
-    def damage(root: Path) -> None:
-        target = root / rel
-        shutil.rmtree(target) if target.is_dir() else target.unlink()
-
-    return damage
 
 
 def _mkdir(rel: str) -> Callable[[Path], None]:
@@ -125,13 +109,13 @@ def _two_ids_one_label(root: Path) -> None:
 @pytest.mark.parametrize(
     ("damage", "where"),
     [
-        (_remove("idx/train_vis.txt"), "idx/train_vis.txt: expected an index file"),
-        (_remove("idx/test_id.txt"), "idx/test_id.txt: expected an identity list"),
-        (_remove("test_nir"), "test_nir: expected the folder of NIR test cameras"),
-        (_line("train_nir.txt", 2, lambda s: s.split()[0]), r"train_nir.txt \[line 2\]"),
-        (_line("train_vis.txt", 1, lambda s: s.replace("_c", "_x", 1)),
+        (remove("idx/train_vis.txt"), "idx/train_vis.txt: expected an index file"),
+        (remove("idx/test_id.txt"), "idx/test_id.txt: expected an identity list"),
+        (remove("test_nir"), "test_nir: expected the folder of NIR test cameras"),
+        (rewrite_line("idx/train_nir.txt", 2, lambda s: s.split()[0]), r"train_nir.txt \[line 2\]"),
+        (rewrite_line("idx/train_vis.txt", 1, lambda s: s.replace("_c", "_x", 1)),
          r"train_vis.txt \[line 1\]: expected an image name '<id>_c<camera>"),
-        (_line("train_vis.txt", 2, lambda s: s.replace("/0004/", "/", 1)),
+        (rewrite_line("idx/train_vis.txt", 2, lambda s: s.replace("/0004/", "/", 1)),
          r"train_vis.txt \[line 2\]: expected an image inside its 4-digit identity folder"),
         (_delete_first_training_image, r"train_nir.txt \[line 1\]: expected an existing image"),
         (_relabel_one_nir_line,

@@ -1,5 +1,4 @@
 import re
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -9,7 +8,7 @@ from reid.data.datasets.idx_file import read_idx_file
 from reid.data.datasets.regdb import RegDB
 from reid.data.sample import Modality, Sample
 from reid.errors import ConfigError, DatasetError
-from tests.trees import RegDBSpec, RegDBTree, corrupt, make_regdb_tree
+from tests.trees import RegDBSpec, RegDBTree, corrupt, make_regdb_tree, remove, rewrite_line
 
 
 def expected(tree: RegDBTree, trial: int, split: str) -> tuple[Sample, ...]:
@@ -62,22 +61,6 @@ def _first_line(root: Path, name: str) -> str:
     return (root / "idx" / name).read_text().splitlines()[0]
 
 
-def _rewrite_line(name: str, line: int, text: Callable[[str], str]) -> Callable[[Path], None]:
-    def damage(root: Path) -> None:
-        path = root / "idx" / name
-        lines = path.read_text().splitlines()
-        lines[line - 1] = text(lines[line - 1])
-        path.write_text("\n".join(lines) + "\n")
-
-    return damage
-
-
-def _remove(rel: str) -> Callable[[Path], None]:
-    def damage(root: Path) -> None:
-        target = root / rel
-        shutil.rmtree(target) if target.is_dir() else target.unlink()
-
-    return damage
 
 
 def _delete_listed_image(root: Path) -> None:
@@ -91,19 +74,19 @@ def _empty_file(root: Path) -> None:
 @pytest.mark.parametrize(
     ("damage", "where"),
     [
-        (_remove("idx/train_thermal_1.txt"), "idx/train_thermal_1.txt: expected an index file"),
-        (_remove("Thermal"), "Thermal: expected the folder of thermal images"),
-        (_remove("idx"), "idx: expected the folder of split files"),
-        (_rewrite_line("train_visible_1.txt", 2, lambda s: s.split()[0]),
+        (remove("idx/train_thermal_1.txt"), "idx/train_thermal_1.txt: expected an index file"),
+        (remove("Thermal"), "Thermal: expected the folder of thermal images"),
+        (remove("idx"), "idx: expected the folder of split files"),
+        (rewrite_line("idx/train_visible_1.txt", 2, lambda s: s.split()[0]),
          r"train_visible_1.txt \[line 2\]: expected '<relative"),
-        (_rewrite_line("train_visible_1.txt", 3, lambda s: s.split()[0] + " x"), r"train_visible_1.txt \[line 3\]"),
-        (_rewrite_line("test_visible_1.txt", 1, lambda s: s.split()[0] + " -1"), r"test_visible_1.txt \[line 1\]"),
-        (_rewrite_line("test_visible_1.txt", 2, lambda s: s + " extra"), r"test_visible_1.txt \[line 2\]"),
-        (_rewrite_line("train_thermal_1.txt", 1, lambda s: "../" + s),
+        (rewrite_line("idx/train_visible_1.txt", 3, lambda s: s.split()[0] + " x"), r"train_visible_1.txt \[line 3\]"),
+        (rewrite_line("idx/test_visible_1.txt", 1, lambda s: s.split()[0] + " -1"), r"test_visible_1.txt \[line 1\]"),
+        (rewrite_line("idx/test_visible_1.txt", 2, lambda s: s + " extra"), r"test_visible_1.txt \[line 2\]"),
+        (rewrite_line("idx/train_thermal_1.txt", 1, lambda s: "../" + s),
          r"train_thermal_1.txt \[line 1\]: expected an image path relative"),
-        (_rewrite_line("train_thermal_1.txt", 1, lambda s: "/abs/" + s),
+        (rewrite_line("idx/train_thermal_1.txt", 1, lambda s: "/abs/" + s),
          r"train_thermal_1.txt \[line 1\]: expected an image path relative"),
-        (_rewrite_line("train_thermal_1.txt", 2, lambda s: s.replace("Thermal/", "Visible/", 1)),
+        (rewrite_line("idx/train_thermal_1.txt", 2, lambda s: s.replace("Thermal/", "Visible/", 1)),
          r"train_thermal_1.txt \[line 2\]: expected an image under Thermal/ \(infrared\)"),
         (_delete_listed_image, r"test_thermal_1.txt \[line 1\]: expected an existing image; .*Thermal/.* is missing"),
         (_empty_file, "test_visible_1.txt: expected at least one"),

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import itertools
 import random
-from collections.abc import Mapping, Sequence
+import shutil
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -304,3 +305,25 @@ def make_vcm_tree(root: Path, spec: VcmSpec) -> VcmTree:
         frames_of[split], names_of[split] = tuple(frames), tuple(names)
     (info / "query_IDX.txt").write_text(" ".join(str(i) for i in spec.query_idx) + "\n")
     return VcmTree(root, spec, frames_of["train"], frames_of["test"], names_of)
+
+
+def remove(rel: str) -> Callable[[Path], None]:
+    """A damage for error tests: delete the file or folder ``rel`` below the tree's root."""
+
+    def damage(root: Path) -> None:
+        target = root / rel
+        shutil.rmtree(target) if target.is_dir() else target.unlink()
+
+    return damage
+
+
+def rewrite_line(rel: str, number: int, text: Callable[[str], str]) -> Callable[[Path], None]:
+    """A damage for error tests: replace line ``number`` (1-based) of the text file ``rel`` by ``text(line)``."""
+
+    def damage(root: Path) -> None:
+        path = root / rel
+        lines = path.read_text().splitlines()
+        lines[number - 1] = text(lines[number - 1])
+        path.write_text("\n".join(lines) + "\n")
+
+    return damage
