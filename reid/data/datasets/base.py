@@ -28,6 +28,11 @@ class ImageDataset(abc.ABC):
         """The RGB image of ``sample``."""
         return read_image(sample.path)
 
+    def verify_images(self) -> None:
+        """Decode every image once: a corrupt file fails here, naming its path, not mid-training."""
+        for sample in self.train + self.test:
+            self.read(sample)
+
     def summary(self) -> dict[str, int]:
         """Counts for ``reid datasets`` and the dataset docstrings."""
         return _summarise(self.train, "train") | _summarise(self.test, "test")
@@ -49,6 +54,12 @@ class VideoDataset(abc.ABC):
     def read(self, frame: str) -> Image.Image:
         """The RGB image of one frame."""
         return read_image(frame)
+
+    def verify_images(self) -> None:
+        """Decode every frame once: a corrupt file fails here, naming its path, not mid-training."""
+        for tracklet in self.train + self.test:
+            for frame in tracklet.frames:
+                self.read(frame)
 
     def summary(self) -> dict[str, int]:
         """Counts for ``reid datasets`` and the dataset docstrings."""

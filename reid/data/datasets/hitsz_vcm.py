@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import ClassVar
 
 from reid.data.datasets.base import VideoDataset
-from reid.data.image import read_image
 from reid.data.sample import Modality, Tracklet
 from reid.errors import ConfigError, DatasetError
 
@@ -113,9 +112,7 @@ class HITSZVCM(VideoDataset):
         self.test, kept_rows = self._tracklets(info / "test_name.txt", info / "track_test_info.txt", listings)
         self.query_rows, self.dropped_query_idx = self._query_rows(info / "query_IDX.txt", kept_rows)
         if verify_images:
-            for tracklet in self.train + self.test:
-                for frame in tracklet.frames:
-                    read_image(frame)
+            self.verify_images()
 
     def _check_before_run(self) -> None:
         if not self.root.is_dir():

@@ -9,7 +9,6 @@ from typing import ClassVar
 
 from reid.data.datasets.base import ImageDataset
 from reid.data.datasets.idx_file import read_idx_file
-from reid.data.image import read_image
 from reid.data.sample import Modality, Sample
 from reid.data.sysu_permutations import load_id_list
 from reid.errors import DatasetError
@@ -85,8 +84,7 @@ class LLCM(ImageDataset):
             raise DatasetError(idx / "test_id.txt", expected)
         self.test = self._test_samples(test_ids)
         if verify_images:
-            for sample in self.train + self.test:
-                read_image(sample.path)
+            self.verify_images()
 
     def _check_before_run(self) -> None:
         if not self.root.is_dir():

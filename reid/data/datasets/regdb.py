@@ -8,7 +8,6 @@ from typing import ClassVar
 
 from reid.data.datasets.base import ImageDataset
 from reid.data.datasets.idx_file import read_idx_file
-from reid.data.image import read_image
 from reid.data.sample import Modality, Sample
 from reid.errors import ConfigError, DatasetError
 
@@ -74,8 +73,7 @@ class RegDB(ImageDataset):
         self.train = self._split("train")
         self.test = self._split("test")
         if verify_images:
-            for sample in self.train + self.test:
-                read_image(sample.path)
+            self.verify_images()
 
     def _check_before_run(self) -> None:
         if not self.root.is_dir():

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import ClassVar
 
 from reid.data.datasets.base import ImageDataset
-from reid.data.image import read_image
 from reid.data.sample import Modality, Sample
 from reid.data.sysu_permutations import load_id_list
 from reid.errors import ConfigError, DatasetError
@@ -85,8 +84,7 @@ class SYSUMM01(ImageDataset):
         self.train = self._collect(training)
         self.test = self._collect(testing)
         if verify_images:
-            for sample in self.train + self.test:
-                read_image(sample.path)
+            self.verify_images()
 
     def _check_before_run(self) -> None:
         if not self.root.is_dir():
