@@ -1,0 +1,105 @@
+"""What every method offers the engine: its training views, its loss, its test features and its paper config."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+from reid.config import RunConfig
+from reid.data.sample import Modality
+from reid.data.transforms import Transform
+
+
+@dataclass(frozen=True)
+class ViewSpec:
+    """One image view of every training pair.
+
+    Attributes:
+        source: the modality whose sampled image the view starts from, or the name of an
+            earlier view whose augmented output it transforms further (CMMP's generated image
+            is the channel exchange of the augmented visible view, pixel-aligned with it).
+        transform: the augmentation pipeline, ``t(x, generator)``.
+    """
+
+    source: Modality | str
+    transform: Transform
+
+
+@dataclass(frozen=True)
+class TrainBatch:
+    """A training batch: every view of B identity-aligned (visible, infrared) pairs.
+
+    Attributes:
+        views: view name -> images ``[B, 3, H, W]``; row i of every view belongs to pair i.
+        labels: training labels ``[B]``, shared by all views (the sampler aligns the pairs).
+    """
+
+    views: Mapping[str, torch.Tensor]
+    labels: torch.Tensor
+
+    def to(self, device: torch.device | str, *, channels_last: bool = False) -> TrainBatch:
+        """The batch on ``device`` (images in channels-last memory order when asked)."""
+        fmt = torch.channels_last if channels_last else torch.contiguous_format
+        views = {k: v.to(device, non_blocking=True, memory_format=fmt) for k, v in self.views.items()}
+        return TrainBatch(views=views, labels=self.labels.to(device, non_blocking=True))
+
+
+@dataclass(frozen=True)
+class StepOutput:
+    """What one training step computed.
+
+    Attributes:
+        loss: the scalar to back-propagate.
+        parts: named loss terms (detached) for the per-epoch record, e.g. ``{"id": .., "wrt": ..}``.
+    """
+
+    loss: torch.Tensor
+    parts: Mapping[str, torch.Tensor]
+
+
+class ReIDMethod(nn.Module, abc.ABC):
+    """A VI-ReID method: a network, its training objective and its test-time features.
+
+    Constructors take explicit keyword arguments; :meth:`from_config` maps a :class:`RunConfig`
+    onto them (detectron2's ``from_config`` pattern), so a method can also be built by hand with
+    :func:`reid.registry.create_method`.
+    """
+
+    name: ClassVar[str]
+    feature_names: ClassVar[tuple[str, ...]] = ("pool", "bn")
+
+    @classmethod
+    @abc.abstractmethod
+    def from_config(cls, config: RunConfig, num_classes: int) -> dict[str, Any]:
+        """Constructor keyword arguments for ``config`` and ``num_classes`` training identities."""
+
+    @classmethod
+    @abc.abstractmethod
+    def paper_config(cls) -> RunConfig:
+        """The paper's configuration, each value citing the section it comes from."""
+
+    @classmethod
+    def smoke_overrides(cls) -> tuple[str, ...]:
+        """``key=value`` overrides the smoke profile adds on top of the shared smoke sizes."""
+        return ()
+
+    @abc.abstractmethod
+    def train_views(self, height: int, width: int) -> Mapping[str, ViewSpec]:
+        """The views every training pair yields, in the order the network consumes them."""
+
+    @abc.abstractmethod
+    def training_step(self, batch: TrainBatch) -> StepOutput:
+        """Forward the batch and compute the training loss (the module is in train mode)."""
+
+    @abc.abstractmethod
+    def extract(self, images: torch.Tensor, modality: Modality) -> Mapping[str, torch.Tensor]:
+        """Test-time features of images of one modality: name -> ``[N, D]``, not normalised."""
+
+    @abc.abstractmethod
+    def backbone_parameters(self) -> list[nn.Parameter]:
+        """Parameters trained at the backbone rate (pretrained layers); all others get the head rate."""
