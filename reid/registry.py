@@ -20,7 +20,8 @@ def register_method(cls: _M) -> _M:
     """
     name = cls.name
     if name in _METHODS and _METHODS[name] is not cls:
-        raise ConfigError(f"method name {name!r} is registered twice ({_METHODS[name].__qualname__}, {cls.__qualname__})")
+        taken = _METHODS[name].__qualname__
+        raise ConfigError(f"method name {name!r} is registered twice ({taken}, {cls.__qualname__})")
     _METHODS[name] = cls
     return cls
 
