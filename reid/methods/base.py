@@ -42,6 +42,10 @@ class TrainBatch:
     views: Mapping[str, torch.Tensor]
     labels: torch.Tensor
 
+    def pin_memory(self) -> TrainBatch:
+        """The batch in page-locked memory (DataLoader's ``pin_memory`` calls this) for asynchronous copies."""
+        return TrainBatch(views={k: v.pin_memory() for k, v in self.views.items()}, labels=self.labels.pin_memory())
+
     def to(self, device: torch.device | str, *, channels_last: bool = False) -> TrainBatch:
         """The batch on ``device`` (images in channels-last memory order when asked)."""
         fmt = torch.channels_last if channels_last else torch.contiguous_format
