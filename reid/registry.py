@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import importlib
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from reid.errors import ConfigError
-from reid.methods.base import ReIDMethod
+
+if TYPE_CHECKING:  # the method modules import this one to register themselves
+    from reid.methods.base import ReIDMethod
 
 _METHODS: dict[str, type[ReIDMethod]] = {}
-_M = TypeVar("_M", bound=type[ReIDMethod])
+_M = TypeVar("_M", bound="type[ReIDMethod]")
 
 
 def register_method(cls: _M) -> _M:

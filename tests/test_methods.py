@@ -1,0 +1,105 @@
+"""Generic checks over every registered method (timm style), then what is particular to AGW and CAJ."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from reid.data.sample import Modality
+from reid.errors import ConfigError
+from reid.methods.base import TrainBatch
+from reid.profiles import build_config
+from reid.registry import create_method, list_methods, method_class
+
+
+def build(name: str, num_classes: int = 6, seed: int = 0, **overrides):
+    config = build_config(name, "smoke")
+    cls = method_class(name)
+    kwargs = cls.from_config(config, num_classes) | overrides
+    return cls(**kwargs, generator=torch.Generator().manual_seed(seed)), config
+
+
+def random_batch(method, config, pairs: int = 6) -> TrainBatch:
+    g = torch.Generator().manual_seed(1)
+    h, w = config.data.height, config.data.width
+    views = method.train_views(h, w)
+    return TrainBatch(
+        views={k: torch.randn(pairs, 3, h, w, generator=g) for k in views},
+        labels=torch.arange(pairs) % 3,
+    )
+
+
+@pytest.mark.parametrize("name", list_methods())
+def test_training_step_is_finite_and_reaches_every_parameter(name: str) -> None:
+    method, config = build(name)
+    out = method.training_step(random_batch(method, config))
+    assert out.loss.ndim == 0 and torch.isfinite(out.loss)
+    assert set(out.parts) and all(torch.isfinite(v) and not v.requires_grad for v in out.parts.values())
+    out.loss.backward()
+    missing = [n for n, p in method.named_parameters() if p.requires_grad and p.grad is None]
+    assert not missing
+
+
+@pytest.mark.parametrize("name", list_methods())
+def test_extract_gives_every_feature_for_both_modalities(name: str) -> None:
+    method, config = build(name)
+    method.eval()
+    images = torch.randn(3, 3, config.data.height, config.data.width)
+    for modality in Modality:
+        feats = method.extract(images, modality)
+        assert set(feats) == set(method.feature_names)
+        assert all(f.shape == (3, method.backbone.out_channels) and torch.isfinite(f).all() for f in feats.values())
+
+
+@pytest.mark.parametrize("name", list_methods())
+def test_backbone_group_excludes_the_heads(name: str) -> None:
+    method, _ = build(name)
+    backbone = {id(p) for p in method.backbone_parameters()}
+    heads = [n for n, p in method.named_parameters() if id(p) not in backbone]
+    assert heads and all(n.startswith("neck.") for n in heads)
+
+
+@pytest.mark.parametrize("name", list_methods())
+def test_same_generator_same_weights(name: str) -> None:
+    a, _ = build(name, seed=3)
+    b, _ = build(name, seed=3)
+    c, _ = build(name, seed=4)
+    pairs = list(zip(a.state_dict().values(), b.state_dict().values(), c.state_dict().values()))
+    assert all(torch.equal(x, y) for x, y, _ in pairs)
+    assert not all(torch.equal(x, z) for x, _, z in pairs)
+
+
+def test_unknown_method_lists_the_valid_ones() -> None:
+    with pytest.raises(ConfigError, match="expected one of agw, caj"):
+        create_method("agw++", num_classes=3)
+
+
+def test_create_method_takes_explicit_arguments() -> None:
+    method = create_method("caj", num_classes=5, arch="resnet18", square=0, generator=torch.Generator().manual_seed(0))
+    assert method.neck.classifier.out_features == 5 and method.triplet.square == 0
+
+
+def test_caj_routes_both_visible_views_through_the_visible_stem() -> None:
+    method, config = build("caj")
+    batch = random_batch(method, config)
+    assert list(method.train_views(64, 32)) == ["visible", "exchanged", "infrared"]
+    seen = []
+    hooks = [stem.register_forward_hook(lambda m, i, o, k=k: seen.append((k, i[0].shape[0])))
+             for k, stem in enumerate(method.backbone.stems)]
+    method.training_step(batch)
+    for hook in hooks:
+        hook.remove()
+    assert seen == [(0, 6), (0, 6), (1, 6)]
+
+
+def test_paper_configs_hold_the_reference_hyperparameters() -> None:
+    agw, caj = method_class("agw").paper_config(), method_class("caj").paper_config()
+    for config in (agw, caj):
+        assert (config.data.height, config.data.width) == (288, 144)
+        assert (config.data.num_ids_per_batch, config.data.num_per_id) == (8, 4)
+        assert (config.optim.lr, config.optim.backbone_lr, config.optim.weight_decay) == (0.1, 0.01, 5e-4)
+        assert (config.optim.warmup_epochs, config.optim.milestones, config.optim.gamma) == (10, (20, 50), 0.1)
+        assert config.model.arch == "resnet50" and config.model.last_stride == 1 and config.model.non_local
+        assert config.eval.feature == "bn" and config.eval.selection == "last"
+    assert (agw.optim.epochs, caj.optim.epochs) == (81, 100)
+    assert dict(caj.method_options) == {"alpha": 1.0, "gamma": 1.0, "square": 1} and caj.eval.flip
