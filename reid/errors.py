@@ -28,3 +28,41 @@ class DatasetError(ReidError):
 
 class ConfigError(ReidError):
     """An option or argument has a value outside what is accepted."""
+
+
+class ArtifactError(ReidError):
+    """A file the engine writes and reads back (checkpoint, run record) is missing or malformed.
+
+    Args:
+        path: the file at fault.
+        expected: what it should have been, in words.
+        field: the key inside the file at fault, if any.
+    """
+
+    def __init__(self, path: str | Path, expected: str, field: str | None = None) -> None:
+        self.path = Path(path)
+        self.expected = expected
+        self.field = field
+        where = f"{self.path}" if field is None else f"{self.path} [{field}]"
+        super().__init__(f"{where}: expected {expected}")
+
+
+class NonFiniteLossError(ReidError):
+    """Training produced a NaN or infinite loss; the run stops where it happened.
+
+    Args:
+        epoch: 0-based epoch.
+        step: 0-based step within the epoch.
+        loss: the total loss value.
+        parts: each named loss term's value at that step.
+    """
+
+    def __init__(self, epoch: int, step: int, loss: float, parts: dict[str, float]) -> None:
+        self.epoch = epoch
+        self.step = step
+        self.loss = loss
+        self.parts = dict(parts)
+        terms = ", ".join(f"{name}={value:.6g}" for name, value in self.parts.items()) or "none"
+        super().__init__(
+            f"non-finite loss at epoch {epoch}, step {step} (both 0-based): loss={loss:.6g}; parts: {terms}"
+        )

@@ -1,0 +1,321 @@
+"""A whole run: data, method, optimiser and schedule, epochs with checkpoints, evaluation, the run record.
+
+``run(config, out_dir=...)`` trains in ``out_dir/<fingerprint>/`` (``last.pt`` after every epoch,
+``best.pt`` under best-on-test selection, ``record.json`` at the end). Killed at any moment, the
+same call continues from the last completed epoch and ends with the weights and metrics an
+uninterrupted run has (bitwise on CPU): every random stream of epoch ``e`` is derived from
+``(seed, e)``, and the optimiser, scaler and sampler states are checkpointed. A completed run
+is not trained again: its record is returned (the result cache).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from PIL import Image
+from tqdm import tqdm
+
+from reid.backbones.pretrained import resolve_pretrained_path
+from reid.config import RunConfig, fingerprint, to_dict
+from reid.data.datasets import build_dataset
+from reid.data.pipeline import build_train_loader
+from reid.data.sample import relabel
+from reid.data.transforms import ENTRY_RESAMPLE
+from reid.engine.checkpoint import BEST, LAST, load_checkpoint, save_checkpoint, save_weights
+from reid.engine.optim import build_optimizer
+from reid.engine.record import (
+    RECORD,
+    SELECTIONS,
+    RunRecord,
+    environment_info,
+    git_state,
+    load_run_record,
+    weights_info,
+    write_run_record,
+)
+from reid.engine.schedule import lr_factor, set_epoch_lr
+from reid.engine.seeding import (
+    configure_backends,
+    epoch_seed,
+    init_generator,
+    init_seed,
+    seeded_global_rng,
+    stream_table,
+)
+from reid.engine.train import train_one_epoch
+from reid.errors import ArtifactError, ConfigError
+from reid.eval.evaluate import evaluate
+from reid.methods.base import ReIDMethod
+from reid.registry import method_class
+
+log = logging.getLogger(__name__)
+
+
+def run(
+    config: RunConfig,
+    *,
+    out_dir: str | Path,
+    device: torch.device | str = "cpu",
+    resume: bool = True,
+    progress: bool = False,
+    deterministic: bool = False,
+) -> RunRecord:
+    """Train and evaluate ``config``; return (and write) its run record.
+
+    Args:
+        config: the run; ``model.pretrained`` unset is filled from the environment
+            (:func:`reid.backbones.pretrained.resolve_pretrained_path`) before the fingerprint is taken.
+        out_dir: the runs folder; this run lives in ``out_dir/<fingerprint>/``.
+        device: ``"cpu"`` or a CUDA device (AMP and channels-last only apply there).
+        resume: continue from ``last.pt`` / return a completed record; ``False`` starts afresh.
+        progress: show a progress bar per epoch.
+        deterministic: CUDA only: deterministic cuDNN kernels instead of ``cudnn.benchmark``.
+
+    Raises:
+        ConfigError: invalid options (selection rule, best-on-test without evaluations, ...).
+        ArtifactError: a checkpoint or record in the run folder that belongs to another run.
+        NonFiniteLossError: training diverged; the record says so (status ``"failed"``).
+    """
+    device = torch.device(device)
+    config = with_pretrained(config)
+    check_run_config(config)
+    folder = Path(out_dir) / fingerprint(config)
+    if resume and (folder / RECORD).is_file():
+        cached = load_run_record(folder / RECORD)
+        if cached.status == "completed" and cached.fingerprint == fingerprint(config):
+            return cached
+    if config.model.pretrained is None:
+        log.warning("run %s: no ImageNet weights given; the model starts FROM SCRATCH", fingerprint(config))
+    return _Run(config, folder, device, resume=resume, progress=progress, deterministic=deterministic).execute()
+
+
+def with_pretrained(config: RunConfig) -> RunConfig:
+    """``config`` with ``model.pretrained`` set from the environment when it is unset and a file is found."""
+    path = resolve_pretrained_path(config.model.arch, config.model.pretrained)
+    if path is None or config.model.pretrained is not None:
+        return config
+    return dataclasses.replace(config, model=dataclasses.replace(config.model, pretrained=str(path)))
+
+
+def check_run_config(config: RunConfig) -> None:
+    """Options the engine itself reads.
+
+    Raises:
+        ConfigError: unknown selection rule, best-on-test without an evaluation during training,
+            a negative ``eval.every`` or fewer than one epoch.
+    """
+    if config.eval.selection not in SELECTIONS:
+        raise ConfigError(f"eval.selection={config.eval.selection!r} is not valid; expected one of {SELECTIONS}")
+    if config.eval.every < 0:
+        raise ConfigError(f"eval.every: expected 0 (only at the end) or a positive interval, got {config.eval.every}")
+    if config.eval.selection == "best-on-test" and not 0 < config.eval.every <= config.optim.epochs:
+        raise ConfigError(
+            "eval.selection='best-on-test' needs evaluations during training: set 0 < eval.every <= optim.epochs "
+            f"(got eval.every={config.eval.every}, optim.epochs={config.optim.epochs})"
+        )
+    if config.optim.epochs < 1:
+        raise ConfigError(f"optim.epochs: expected at least 1, got {config.optim.epochs}")
+
+
+def entry_resample(method: str) -> Image.Resampling:
+    """The Pillow filter of the one resize at the data entry for ``method``'s recipe (``ENTRY_RESAMPLE``)."""
+    if method not in ENTRY_RESAMPLE:
+        raise ConfigError(f"method {method!r} has no entry resize filter; expected one of {sorted(ENTRY_RESAMPLE)}")
+    return ENTRY_RESAMPLE[method]
+
+
+def build_method(config: RunConfig, num_classes: int) -> ReIDMethod:
+    """The registered method of ``config``, initialised from the run's seed alone.
+
+    The constructor gets :func:`~reid.engine.seeding.init_generator` (every method draws its
+    initial weights from the generator passed in); the construction also runs with torch's global
+    generators seeded by :func:`~reid.engine.seeding.init_seed` and restored afterwards, for any
+    layer that still draws from them.
+    """
+    cls = method_class(config.method)
+    with seeded_global_rng(init_seed(config.seed)):
+        return cls(**cls.from_config(config, num_classes), generator=init_generator(config.seed))
+
+
+def best_epoch(history: list[dict[str, Any]]) -> int | None:
+    """The evaluated epoch with the highest rank-1 of the primary feature; the earliest on ties.
+
+    AGW/CAJ/MSCMNet keep a checkpoint when test rank-1 is strictly greater than the best so far
+    (protocols.md sec. 1.3), i.e. the first epoch reaching the maximum.
+    """
+    best, best_rank1 = None, float("-inf")
+    for entry in history:
+        evaluation = entry["evaluation"]
+        if evaluation is None:
+            continue
+        rank1 = evaluation["features"][evaluation["primary_feature"]]["mean"]["rank1"]
+        if rank1 > best_rank1:
+            best, best_rank1 = entry["epoch"], rank1
+    return best
+
+
+class _Run:
+    """The state of one run while it trains; :meth:`execute` is the whole procedure."""
+
+    def __init__(
+        self, config: RunConfig, folder: Path, device: torch.device, *, resume: bool, progress: bool,
+        deterministic: bool,
+    ) -> None:
+        self.config = config
+        self.fingerprint = fingerprint(config)
+        self.folder = folder
+        self.device = device
+        self.resume = resume
+        self.progress = progress
+        self.backends = configure_backends(device, deterministic=deterministic)
+        self.amp = config.amp and device.type == "cuda"
+        self.channels_last = config.channels_last and device.type == "cuda"
+        self.resample = entry_resample(config.method)
+        self.history: list[dict[str, Any]] = []
+        self.wall_time_before = 0.0
+        self.resumed_at_epochs: list[int] = []
+
+    def execute(self) -> RunRecord:
+        """Build everything, train the remaining epochs, evaluate the selected model, write the record."""
+        self.segment_start = time.perf_counter()
+        try:
+            self.build()
+            start = self.restore() if self.resume else 0
+            for epoch in range(start, self.config.optim.epochs):
+                self.train_epoch(epoch)
+            selection, final = self.select_and_evaluate()
+        except Exception as err:
+            self.write_record(status="failed", error=f"{type(err).__name__}: {err}")
+            raise
+        return self.write_record(status="completed", selection=selection, final=final)
+
+    def build(self) -> None:
+        """Dataset, method (initialised under its own seed), loader, optimiser, scaler."""
+        cfg = self.config
+        self.dataset = build_dataset(cfg.data.dataset, cfg.data.root, **cfg.data.options)
+        # Labels are fixed before the method exists: the classifier's width is the number of identities.
+        labels = relabel(s.pid for s in self.dataset.train)
+        self.method = build_method(cfg, len(labels))
+        memory_format = torch.channels_last if self.channels_last else torch.preserve_format
+        self.method.to(self.device, memory_format=memory_format)
+        self.loader, self.batch_sampler = build_train_loader(
+            self.dataset,
+            self.method.train_views(cfg.data.height, cfg.data.width),
+            cfg.data,
+            seed=cfg.seed,
+            resample=self.resample,
+            pin_memory=self.device.type == "cuda",
+            labels=labels,
+        )
+        self.optimizer = build_optimizer(self.method, cfg.optim)
+        self.scaler = torch.amp.GradScaler("cuda") if self.amp else None
+
+    def restore(self) -> int:
+        """Load ``last.pt`` if there is one; return the first epoch still to train."""
+        path = self.folder / LAST
+        if not path.is_file():
+            return 0
+        state = load_checkpoint(path)
+        if state["kind"] != "training" or state["fingerprint"] != self.fingerprint:
+            raise ArtifactError(path, f"a training checkpoint of run {self.fingerprint}", "fingerprint")
+        self.method.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        if self.scaler is not None:
+            self.scaler.load_state_dict(state["scaler"])
+        self.batch_sampler.load_state_dict(state["sampler"])
+        self.history = list(state["history"])
+        self.wall_time_before = float(state["extra"]["wall_time_s"])
+        self.resumed_at_epochs = [*state["extra"]["resumed_at_epochs"], state["epoch"] + 1]
+        return state["epoch"] + 1
+
+    def train_epoch(self, epoch: int) -> None:
+        """Rates, one pass over the data, an optional evaluation, the checkpoint(s)."""
+        cfg = self.config
+        self.batch_sampler.set_epoch(epoch)
+        rates = set_epoch_lr(self.optimizer, lr_factor(epoch, cfg.optim.warmup_epochs, cfg.optim.milestones,
+                                                       cfg.optim.gamma))
+        bar = (lambda it: tqdm(it, desc=f"epoch {epoch}", leave=False)) if self.progress else None
+        # Dropout and any other draw from torch's global generators replay per epoch after a resume.
+        with seeded_global_rng(epoch_seed(cfg.seed, epoch), self.device):
+            stats = train_one_epoch(self.method, self.loader, self.optimizer, epoch=epoch, device=self.device,
+                                    scaler=self.scaler, amp=self.amp, channels_last=self.channels_last, progress=bar)
+        every = cfg.eval.every
+        evaluation = self.evaluate() if every > 0 and (epoch + 1) % every == 0 else None
+        self.history.append({"epoch": epoch, "lr": rates, "train": stats, "evaluation": evaluation})
+        if cfg.eval.selection == "best-on-test" and evaluation is not None and best_epoch(self.history) == epoch:
+            save_weights(self.folder / BEST, model=self.method, epoch=epoch, config_dict=to_dict(cfg),
+                         fingerprint=self.fingerprint)
+        save_checkpoint(
+            self.folder / LAST,
+            model=self.method,
+            optimizer=self.optimizer,
+            scaler=self.scaler,
+            epoch=epoch,
+            config_dict=to_dict(cfg),
+            fingerprint=self.fingerprint,
+            history=self.history,
+            sampler_state=self.batch_sampler.state_dict(),
+            extra={"wall_time_s": self.wall_time(), "resumed_at_epochs": self.resumed_at_epochs},
+        )
+
+    def evaluate(self) -> dict[str, Any]:
+        """The current model under the configured protocol, as a plain dict."""
+        cfg = self.config
+        result = evaluate(self.method, self.dataset, cfg.eval, height=cfg.data.height, width=cfg.data.width,
+                          resample=self.resample, device=self.device, amp=self.amp)
+        return result.to_dict()
+
+    def select_and_evaluate(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The selected epoch's model, its evaluation (reused if it was evaluated during training)."""
+        cfg = self.config
+        last = cfg.optim.epochs - 1
+        if cfg.eval.selection == "last":
+            epoch, criterion = last, None
+        else:
+            epoch = best_epoch(self.history)
+            criterion = f"highest test rank1 of the '{cfg.eval.feature}' feature among evaluated epochs"
+            if epoch is None:
+                raise ConfigError("eval.selection='best-on-test': no epoch was evaluated (eval.every too large?)")
+            if epoch != last:
+                state = load_checkpoint(self.folder / BEST)
+                if state["epoch"] != epoch:
+                    raise ArtifactError(self.folder / BEST, f"the weights of epoch {epoch}", "epoch")
+                self.method.load_state_dict(state["model"])
+        evaluated = next(entry["evaluation"] for entry in self.history if entry["epoch"] == epoch)
+        final = evaluated or self.evaluate()
+        selection = {"rule": cfg.eval.selection, "epoch": epoch,
+                     "selection_uses_test_set": cfg.eval.selection == "best-on-test", "criterion": criterion}
+        return selection, final
+
+    def wall_time(self) -> float:
+        return self.wall_time_before + time.perf_counter() - self.segment_start
+
+    def write_record(
+        self, *, status: str, error: str | None = None, selection: dict | None = None, final: dict | None = None
+    ) -> RunRecord:
+        cfg = self.config
+        environment = environment_info(self.device) | self.backends
+        environment |= {"amp": self.amp, "channels_last": self.channels_last}
+        record = RunRecord(
+            config=to_dict(cfg),
+            fingerprint=self.fingerprint,
+            status=status,
+            error=error,
+            git=git_state(),
+            environment=environment,
+            seeds=stream_table(cfg.seed),
+            protocol=to_dict(cfg.eval),
+            weights=weights_info(cfg.model.pretrained),
+            epochs=self.history,
+            selection=selection,
+            final_evaluation=final,
+            wall_time_s=self.wall_time(),
+            resumed_at_epochs=self.resumed_at_epochs,
+        )
+        write_run_record(self.folder / RECORD, record)
+        return record
