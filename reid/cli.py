@@ -1,13 +1,508 @@
-"""The ``reid`` command."""
+"""The ``reid`` command: train a method, evaluate a saved model, show which data sets are where, run the demo.
+
+``reid train METHOD``   build the config of METHOD under a profile (``smoke`` by default: synthetic data,
+                        small sizes; ``paper``: the paper's recipe), apply the options and ``key=value``
+                        overrides, train, evaluate, write the run record (:func:`reid.engine.run.run`).
+``reid eval CHECKPOINT`` evaluate the weights of a run (``last.pt``, ``best.pt`` or a run folder) with the
+                        run's own data and protocol or changed ones, write an evaluation record
+                        (:mod:`reid.engine.evaluate_checkpoint`).
+``reid datasets``       for every registered data set: where it is looked for, and what is found there.
+``reid demo``           the evaluation protocols on the synthetic data with a hand-made descriptor.
+
+Data folders: ``--data-root PATH`` is the data set's own folder (the ``root/`` of the layout drawn in its
+class docstring). Without it a real data set is looked for in ``$REID_DATA_ROOT/<name>`` (:data:`DATA_ROOT_ENV`).
+Every error the package raises on purpose ends the command with ``reid: error: ...`` and exit status 2.
+"""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import dataclasses
+import inspect
+import logging
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
 
 import reid
-from reid.errors import ReidError
+from reid.backbones.pretrained import PRETRAINED_DIR_ENV, pretrained_env_var
+from reid.config import RunConfig, apply_overrides, fingerprint
+from reid.data.datasets import DATASETS, SYNTHETIC, build_dataset
+from reid.engine.evaluate_checkpoint import (
+    default_record_path,
+    evaluate_checkpoint,
+    evaluation_config,
+    load_trained,
+    write_evaluation_record,
+)
+from reid.engine.record import RECORD, load_run_record
+from reid.engine.run import run, with_pretrained
+from reid.errors import ConfigError, ReidError
+from reid.eval.evaluate import METRICS
+from reid.profiles import PROFILES, build_config
+from reid.registry import list_methods
+
+DATA_ROOT_ENV = "REID_DATA_ROOT"
+"""Environment variable naming a folder that holds data sets as ``<name>/`` sub-folders (``sysu_mm01/``, ...)."""
+
+DATASET_PROTOCOLS: Mapping[str, str] = {
+    "sysu_mm01": "sysu_mm01",
+    "regdb": "regdb",
+    "llcm": "llcm",
+    "hitsz_vcm": "hitsz_vcm",
+    # The synthetic data sets copy SYSU-MM01's and HITSZ-VCM's camera structure to run their protocols.
+    "synthetic": "sysu_mm01",
+    "synthetic_video": "hitsz_vcm",
+}
+"""The evaluation protocol a data set is evaluated with when ``--dataset`` selects it."""
+
+FLAG_KEYS: Mapping[str, str] = {
+    "data.dataset": "--dataset NAME",
+    "data.root": "--data-root PATH",
+}
+"""Config keys set only by their option: choosing a data set also resets its options and protocol."""
+
+INTERRUPTED = 130
+"""Exit status after Ctrl-C (128 + SIGINT), as shells report it."""
+
+_EPILOG_TRAIN = """\
+examples:
+  reid train agw                                  smoke profile: synthetic data, ResNet-18, 64x32, 8 epochs
+  reid train caj optim.epochs=2 --seed 1 --quiet  key=value overrides any config field
+  reid train agw --profile paper --dataset sysu_mm01 --data-root ~/data/SYSU-MM01 \\
+                 --pretrained ~/weights/resnet50-0676ba61.pth --device cuda
+  reid train agw --dataset regdb --data-root ~/data/RegDB data.options.trial=3
+
+A run lives in OUT/<config fingerprint>/ (last.pt after every epoch, record.json at the end). The same
+command continues an interrupted run from its last completed epoch and returns a completed one without
+training again (--no-resume starts afresh). ImageNet weights are read from a local file only: --pretrained,
+else $REID_PRETRAINED_<ARCH> (REID_PRETRAINED_RESNET50) or $REID_PRETRAINED_DIR; without one the model
+starts from scratch and the record says so.
+"""
+
+_EPILOG_EVAL = """\
+examples:
+  reid eval runs/0123456789abcdef                 the run's selected model (best.pt, else last.pt)
+  reid eval runs/0123456789abcdef/last.pt --flip --feature pool
+  reid eval runs/0123456789abcdef/last.pt eval.protocol_options.mode=indoor
+  reid eval runs/0123456789abcdef/last.pt --dataset regdb --data-root ~/data/RegDB --out regdb.json
+
+Only the data (data.*) and the protocol (eval.*) can change; the network is the checkpoint's. With
+nothing changed the metrics are the run's final ones. The record goes beside the checkpoint as
+<checkpoint>.eval-<fingerprint>.json unless --out names a file (or a folder to put it in).
+"""
+
+_EPILOG_DATASETS = f"""\
+examples:
+  reid datasets
+  reid datasets --data-root ~/data --data-root /mnt/shared/reid
+  reid datasets --dataset sysu_mm01 --data-root ~/data
+
+A data set NAME is looked for in PARENT/NAME for every --data-root PARENT, then in ${DATA_ROOT_ENV}/NAME;
+with --dataset NAME each --data-root is also tried as the data set's own folder (as `reid train` reads it).
+Use the folder reported as found as `reid train ... --data-root FOLDER`.
+"""
+
+
+# ---------------------------------------------------------------------------------------------- config
+
+
+def resolve_device(text: str | None) -> torch.device:
+    """The device of ``--device`` (``cpu``, ``cuda``, ``cuda:N``); by default CUDA when available.
+
+    Raises:
+        ConfigError: an unknown device, or CUDA asked for where it is not available.
+    """
+    if text is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(text)
+    except RuntimeError as err:
+        raise ConfigError(f"--device {text!r}: expected cpu, cuda or cuda:N") from err
+    if device.type not in ("cpu", "cuda"):
+        raise ConfigError(f"--device {text!r}: expected cpu, cuda or cuda:N")
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ConfigError(f"--device {text}: no CUDA device is available (torch {torch.__version__})")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise ConfigError(f"--device {text}: only {torch.cuda.device_count()} CUDA device(s) are visible")
+    return device
+
+
+def dataset_class_path(name: str) -> str:
+    """``reid.data.datasets.<module>.<Class>`` of data set ``name``: its docstring draws the layout."""
+    cls = DATASETS[name]
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def env_dataset_root(name: str, environ: Mapping[str, str]) -> Path | None:
+    """``$REID_DATA_ROOT/<name>``, or ``None`` when the variable is unset or empty."""
+    parent = environ.get(DATA_ROOT_ENV, "")
+    return Path(parent) / name if parent else None
+
+
+def switch_dataset(config: RunConfig, name: str) -> RunConfig:
+    """``config`` on data set ``name``: its root and options cleared, its protocol selected.
+
+    The options of one data set class mean nothing to another (``seed`` of the synthetic data,
+    ``trial`` of RegDB). The protocol is :data:`DATASET_PROTOCOLS` ``[name]``; when that changes,
+    its options are reset to the protocol's defaults, otherwise they are kept (the synthetic data
+    and SYSU-MM01 share the SYSU protocol and its options).
+
+    Raises:
+        ConfigError: an unknown data set (the message lists the valid ones).
+    """
+    if name not in DATASETS:
+        raise ConfigError(f"--dataset {name!r} is not known; expected one of {', '.join(DATASETS)}")
+    if name == config.data.dataset:
+        return config
+    data = dataclasses.replace(config.data, dataset=name, root=None, options={})
+    evaluation = config.eval
+    if DATASET_PROTOCOLS[name] != evaluation.protocol:
+        evaluation = dataclasses.replace(evaluation, protocol=DATASET_PROTOCOLS[name], protocol_options={})
+    return dataclasses.replace(config, data=data, eval=evaluation)
+
+
+def apply_data_options(
+    config: RunConfig, dataset: str | None, data_root: str | None, environ: Mapping[str, str]
+) -> RunConfig:
+    """Apply ``--dataset`` and ``--data-root`` and find a real data set's folder.
+
+    The folder is ``--data-root``, else the one already in the config (a checkpoint's), else
+    ``$REID_DATA_ROOT/<name>``. It is stored as an absolute path, so a checkpoint evaluated from
+    another working directory still finds its data.
+
+    Raises:
+        ConfigError: a root for a generated data set, or a real data set with no folder given.
+    """
+    if dataset is not None:
+        config = switch_dataset(config, dataset)
+    name = config.data.dataset
+    if name in SYNTHETIC:
+        if data_root is not None:
+            raise ConfigError(
+                f"--data-root {data_root}: dataset {name!r} is generated and reads no folder; "
+                f"choose a real data set with --dataset ({', '.join(n for n in DATASETS if n not in SYNTHETIC)})"
+            )
+        return config
+    root = Path(data_root) if data_root is not None else None
+    if root is None and config.data.root is None:
+        root = env_dataset_root(name, environ)
+    if root is None and config.data.root is None:
+        raise ConfigError(
+            f"dataset {name!r} needs its folder: pass --data-root PATH, the folder in the layout drawn in the "
+            f"docstring of {dataset_class_path(name)} (`reid datasets --dataset {name}` prints it), or set "
+            f"${DATA_ROOT_ENV} to a folder holding {name}/"
+        )
+    if root is None:
+        return config
+    return dataclasses.replace(config, data=dataclasses.replace(config.data, root=os.path.abspath(root)))
+
+
+def check_dataset_options(config: RunConfig) -> None:
+    """Refuse ``data.options`` the data set class does not take, before anything is built.
+
+    Raises:
+        ConfigError: naming the unknown option and listing the valid ones.
+    """
+    cls = DATASETS[config.data.dataset]
+    parameters = inspect.signature(cls).parameters.values()
+    valid = [p.name for p in parameters if p.kind is inspect.Parameter.KEYWORD_ONLY]
+    unknown = sorted(set(config.data.options) - set(valid))
+    if unknown:
+        raise ConfigError(
+            f"data.options: {cls.__name__} takes no option {', '.join(map(repr, unknown))}; "
+            f"valid options: {', '.join(valid)}"
+        )
+
+
+def check_override_keys(overrides: Sequence[str], given: Mapping[str, bool]) -> None:
+    """Refuse overrides of :data:`FLAG_KEYS`, and an override of a key its option also sets.
+
+    Args:
+        overrides: the ``key=value`` items.
+        given: config key -> whether its command-line option was given (``seed``, ``model.pretrained``).
+
+    Raises:
+        ConfigError: naming the override and the option to use.
+    """
+    for item in overrides:
+        key = item.partition("=")[0].strip()
+        if key in FLAG_KEYS:
+            raise ConfigError(
+                f"override {item!r}: use {FLAG_KEYS[key]} (it also resets the data set's options and protocol)"
+            )
+        if given.get(key):
+            raise ConfigError(f"override {item!r}: {key} is already set by its command-line option")
+
+
+def train_config(args: argparse.Namespace, environ: Mapping[str, str]) -> RunConfig:
+    """The run config of ``reid train``: profile, data options, seed, weights, then ``key=value`` overrides.
+
+    Raises:
+        ConfigError: unknown method or profile, a bad option or override, a missing weights file.
+    """
+    check_override_keys(
+        args.overrides, {"seed": args.seed is not None, "model.pretrained": args.pretrained is not None}
+    )
+    config = build_config(args.method, args.profile)
+    config = apply_data_options(config, args.dataset, args.data_root, environ)
+    if args.seed is not None:
+        if args.seed < 0:
+            raise ConfigError(f"--seed {args.seed}: expected a non-negative integer")
+        config = dataclasses.replace(config, seed=args.seed)
+    if args.pretrained is not None:
+        path = Path(args.pretrained)
+        if not path.is_file():
+            raise ConfigError(
+                f"--pretrained {path}: expected an existing file of ImageNet weights "
+                "(a torchvision ResNet state_dict saved with torch.save)"
+            )
+        config = dataclasses.replace(config, model=dataclasses.replace(config.model, pretrained=os.path.abspath(path)))
+    config = apply_overrides(config, args.overrides)
+    check_dataset_options(config)
+    return config
+
+
+# ---------------------------------------------------------------------------------------------- output
+
+
+def _number(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2f}"
+
+
+def metric_table(evaluation: Mapping[str, Any]) -> list[str]:
+    """Lines of a table: one row per feature (the primary first) with the mean of every metric."""
+    primary = evaluation["primary_feature"]
+    names = [primary, *sorted(n for n in evaluation["features"] if n != primary)]
+    width = max(len(n) for n in names) + len(" (primary)")
+    lines = ["feature".ljust(width) + "".join(f"{m:>8}" for m in METRICS)]
+    for name in names:
+        mean = evaluation["features"][name]["mean"]
+        label = f"{name} (primary)" if name == primary else name
+        lines.append(label.ljust(width) + "".join(f"{_number(mean[m]):>8}" for m in METRICS))
+    return lines
+
+
+def protocol_line(evaluation: Mapping[str, Any]) -> str:
+    """The protocol with every option, flip and the primary feature."""
+    options = " ".join(f"{k}={v}" for k, v in sorted(evaluation["protocol_options"].items()))
+    trials = len(evaluation["splits"])
+    flip = "on" if evaluation["flip"] else "off"
+    return (
+        f"protocol: {evaluation['protocol']} {options}; {trials} trial(s); flip {flip}; "
+        f"primary feature {evaluation['primary_feature']}"
+    )
+
+
+def metrics_brief(evaluation: Mapping[str, Any]) -> str:
+    """``bn rank1 .. mAP .. mINP .. | pool ...`` (the primary feature first)."""
+    primary = evaluation["primary_feature"]
+    names = [primary, *sorted(n for n in evaluation["features"] if n != primary)]
+    parts = []
+    for name in names:
+        mean = evaluation["features"][name]["mean"]
+        parts.append(f"{name} rank1 {_number(mean['rank1'])} mAP {_number(mean['mAP'])} mINP {_number(mean['mINP'])}")
+    return " | ".join(parts)
+
+
+def weights_line(weights: Mapping[str, Any], arch: str) -> str:
+    """Where the initial weights came from, loudly when from scratch."""
+    if weights["from_scratch"]:
+        return (
+            f"initial weights: FROM SCRATCH (no ImageNet file: --pretrained PATH, ${pretrained_env_var(arch)} "
+            f"or ${PRETRAINED_DIR_ENV})"
+        )
+    digest = weights["sha256"][:12] if weights["sha256"] else "unknown"
+    return f"initial weights: ImageNet, {weights['pretrained']} (sha256 {digest}...)"
+
+
+def selection_text(selection: Mapping[str, Any]) -> str:
+    """The selection rule and epoch; a test-set selection is said so."""
+    text = f"{selection['rule']} (epoch {selection['epoch']}"
+    if selection["selection_uses_test_set"]:
+        return text + f"; CHOSEN ON THE TEST SET: {selection['criterion']})"
+    return text + "; not chosen on the test set)"
+
+
+# ---------------------------------------------------------------------------------------------- commands
+
+
+@contextlib.contextmanager
+def _package_warnings(quiet: bool) -> Iterator[None]:
+    """The package's log warnings on stderr as ``reid: ...`` (errors only when quiet)."""
+    logger = logging.getLogger("reid")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("reid: %(message)s"))
+    handler.setLevel(logging.ERROR if quiet else logging.WARNING)
+    logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+
+
+def _train(args: argparse.Namespace) -> int:
+    config = train_config(args, os.environ)
+    device = resolve_device(args.device)
+    folder = Path(args.out) / fingerprint(with_pretrained(config))
+    cached = (
+        not args.no_resume and (folder / RECORD).is_file() and load_run_record(folder / RECORD).status == "completed"
+    )
+    progress = not args.quiet and (args.progress if args.progress is not None else sys.stderr.isatty())
+    say = (lambda text: None) if args.quiet else print
+    say(
+        f"run {folder.name}: {config.method}, profile {config.profile}, dataset {config.data.dataset}, "
+        f"device {device}, seed {config.seed}"
+    )
+    try:
+        with _package_warnings(args.quiet):
+            record = run(
+                config,
+                out_dir=args.out,
+                device=device,
+                resume=not args.no_resume,
+                progress=progress,
+                deterministic=args.deterministic,
+            )
+    except KeyboardInterrupt:
+        print(f"reid: interrupted; the same command resumes {folder} from its last completed epoch", file=sys.stderr)
+        return INTERRUPTED
+    final = record.final_evaluation
+    say(f"  folder: {folder} ({RECORD}, last.pt{', best.pt' if (folder / 'best.pt').is_file() else ''})")
+    say(f"  {weights_line(record.weights, config.model.arch)}")
+    if cached:
+        say("  a completed run of this config was found: not trained again (--no-resume retrains)")
+    last = record.epochs[-1]["train"]
+    say(f"  trained: {len(record.epochs)} epoch(s) in {record.wall_time_s:.1f} s; last epoch loss {last['loss']:.4f}")
+    say(f"  model selection: {selection_text(record.selection)}")
+    say(f"  {protocol_line(final)}")
+    for line in metric_table(final):
+        say(f"    {line}")
+    start = "FROM SCRATCH" if record.weights["from_scratch"] else "ImageNet init"
+    print(
+        f"{config.method} {record.fingerprint}: {metrics_brief(final)} "
+        f"[{start}; selection {record.selection['rule']} @ epoch {record.selection['epoch']}"
+        f"{', test-set selection' if record.selection['selection_uses_test_set'] else ''}] -> {folder / RECORD}"
+    )
+    return 0
+
+
+def _eval(args: argparse.Namespace) -> int:
+    check_override_keys(args.overrides, {"eval.flip": args.flip is not None, "eval.feature": args.feature is not None})
+    device = resolve_device(args.device)
+    checkpoint = load_trained(args.checkpoint)
+    config = apply_data_options(checkpoint.config, args.dataset, args.data_root, os.environ)
+    if args.flip is not None:
+        config = dataclasses.replace(config, eval=dataclasses.replace(config.eval, flip=args.flip))
+    if args.feature is not None:
+        config = dataclasses.replace(config, eval=dataclasses.replace(config.eval, feature=args.feature))
+    config = evaluation_config(config, args.overrides)
+    check_dataset_options(config)
+    with _package_warnings(args.quiet):
+        record = evaluate_checkpoint(checkpoint, config, device=device)
+    out = Path(args.out) if args.out is not None else default_record_path(checkpoint.path, config)
+    if out.is_dir():
+        out = out / default_record_path(checkpoint.path, config).name
+    write_evaluation_record(out, record)
+    if not args.quiet:
+        selected = "; CHOSEN ON THE TEST SET" if checkpoint.selected_on_test_set else ""
+        print(
+            f"checkpoint {checkpoint.path}: {config.method}, epoch {checkpoint.epoch} of run "
+            f"{checkpoint.fingerprint} ({checkpoint.kind}{selected}), device {device}"
+        )
+        changes = "; ".join(f"{k} {v['training']!r} -> {v['evaluation']!r}" for k, v in record.changes.items())
+        changes = changes or "nothing (the run's own data and protocol)"
+        print(f"  changed from training: {changes}")
+        print(f"  dataset: {config.data.dataset}{f' at {config.data.root}' if config.data.root else ''}")
+        print(f"  {protocol_line(record.evaluation)}")
+        for line in metric_table(record.evaluation):
+            print(f"    {line}")
+    print(f"eval {checkpoint.path.name} of {checkpoint.fingerprint}: {metrics_brief(record.evaluation)} -> {out}")
+    return 0
+
+
+def dataset_layout(name: str) -> list[str]:
+    """The layout drawn in the data set class docstring: the literal block after the ``Layout ...::`` paragraph."""
+    lines = (inspect.getdoc(DATASETS[name]) or "").splitlines()
+    paragraph = 0
+    for i, line in enumerate(lines):
+        if not line.strip():
+            paragraph = i + 1
+        elif line.rstrip().endswith("::") and lines[paragraph].lstrip().startswith("Layout"):
+            return _literal_block(lines[i + 1 :], len(lines[paragraph]) - len(lines[paragraph].lstrip()))
+    return []
+
+
+def _literal_block(lines: list[str], indent: int) -> list[str]:
+    """The lines indented deeper than ``indent`` at the start of ``lines``, dedented, blank ends dropped."""
+    block: list[str] = []
+    for line in lines:
+        if line.strip() and len(line) - len(line.lstrip()) <= indent:
+            break
+        block.append(line)
+    while block and not block[-1].strip():
+        block.pop()
+    while block and not block[0].strip():
+        block.pop(0)
+    common = min((len(line) - len(line.lstrip()) for line in block if line.strip()), default=0)
+    return [line[common:] for line in block]
+
+
+def counts_text(name: str, counts: Mapping[str, int]) -> str:
+    """``N train ids (V visible + I infrared images), M test ids (...)``."""
+    unit = "tracklets" if name in ("hitsz_vcm", "synthetic_video") else "images"
+    return ", ".join(
+        f"{counts[f'{split}_ids']} {split} ids ({counts[f'{split}_visible']} visible + "
+        f"{counts[f'{split}_infrared']} infrared {unit})"
+        for split in ("train", "test")
+    )
+
+
+def _datasets(args: argparse.Namespace) -> int:
+    names = list(DATASETS) if args.dataset is None else [args.dataset]
+    if args.dataset is not None and args.dataset not in DATASETS:
+        raise ConfigError(f"--dataset {args.dataset!r} is not known; expected one of {', '.join(DATASETS)}")
+    width = max(len(n) for n in names) + 2
+    for name in names:
+        if name in SYNTHETIC:
+            counts = build_dataset(name).summary()
+            print(f"{name.ljust(width)}generated, always available; default options: {counts_text(name, counts)}")
+            continue
+        candidates = []
+        for given in args.data_root:
+            if args.dataset is not None:
+                # One data set asked for: the folder is also tried as `reid train --data-root` reads it.
+                candidates.append((Path(given), f"--data-root {given} as the {name} folder"))
+            candidates.append((Path(given) / name, f"--data-root {given}"))
+        env_root = env_dataset_root(name, os.environ)
+        if env_root is not None:
+            candidates.append((env_root, f"${DATA_ROOT_ENV}"))
+        found, lines = None, []
+        for folder, origin in candidates:
+            try:
+                counts = build_dataset(name, str(folder)).summary()
+            except (ReidError, OSError) as err:
+                lines.append(f"  {folder} ({origin}): not usable: {err}")
+                continue
+            lines.append(f"  {folder} ({origin}): found: {counts_text(name, counts)}")
+            found = found or folder
+        if env_root is None:
+            lines.append(f"  ${DATA_ROOT_ENV} is not set")
+        if found is not None:
+            print(f"{name.ljust(width)}FOUND: use --dataset {name} --data-root {os.path.abspath(found)}")
+            print("\n".join(lines))
+            continue
+        print(f"{name.ljust(width)}not found")
+        print("\n".join(lines))
+        print(f"  expected layout (docstring of {dataset_class_path(name)}):")
+        print("\n".join(f"    {line}" for line in dataset_layout(name)))
+    return 0
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -21,28 +516,147 @@ def _demo(args: argparse.Namespace) -> int:
         f"{counts['test_ids']} test ids, {counts['test_visible']} visible + {counts['test_infrared']} infrared "
         "test images"
     )
-    print("descriptor: standardised 32x16 luminance (no training); galleries: 'official' = the data set's own "
-          "seeded permutations in rand_perm_cam layout, 'seeded' = AGW/CAJ per-trial random choice")
+    print(
+        "descriptor: standardised 32x16 luminance (no training); galleries: 'official' = the data set's own "
+        "seeded permutations in rand_perm_cam layout, 'seeded' = AGW/CAJ per-trial random choice"
+    )
     print(format_rows(run_demo(dataset, num_trials=args.trials)))
     print(f"chance: rank-1 = {100 / counts['test_ids']:.2f} (1 of {counts['test_ids']} identities)")
     return 0
 
 
+# ---------------------------------------------------------------------------------------------- parser
+
+
+def _add_data_options(parser: argparse.ArgumentParser, dataset_help: str) -> None:
+    parser.add_argument("--dataset", metavar="NAME", help=dataset_help + f" ({', '.join(DATASETS)})")
+    parser.add_argument(
+        "--data-root",
+        metavar="PATH",
+        help=f"the data set's own folder (default: ${DATA_ROOT_ENV}/NAME); not for the generated data sets",
+    )
+    parser.add_argument("--device", help="cpu, cuda or cuda:N (default: cuda if available, else cpu)")
+
+
+def _overrides_argument(parser: argparse.ArgumentParser, help_text: str) -> None:
+    parser.add_argument("overrides", nargs="*", metavar="key=value", help=help_text)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="reid", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="reid",
+        description="Visible-infrared person re-identification: train, evaluate, check data.",
+        epilog="Run `reid COMMAND --help` for a command's options and examples.",
+    )
     parser.add_argument("--version", action="version", version=f"vireid-repro {reid.__version__}")
-    commands = parser.add_subparsers(dest="command", required=True)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    formatter = argparse.RawDescriptionHelpFormatter
+
+    train = commands.add_parser(
+        "train",
+        help="train and evaluate a method; writes OUT/<fingerprint>/record.json",
+        description="Train METHOD under a profile and evaluate it; print a summary and write the run record.",
+        epilog=_EPILOG_TRAIN,
+        formatter_class=formatter,
+        allow_abbrev=False,
+    )
+    train.add_argument("method", metavar="METHOD", help=f"a registered method: {', '.join(list_methods())}")
+    _overrides_argument(train, "config overrides, e.g. optim.epochs=2 data.options.seed=3 eval.flip=True")
+    train.add_argument(
+        "--profile", default="smoke", choices=PROFILES, help="smoke (default: synthetic data, small sizes) or paper"
+    )
+    _add_data_options(train, "data set (default: the profile's: synthetic for smoke, the paper's for paper)")
+    train.add_argument(
+        "--seed", type=int, help="the run's seed; every random stream derives from it (default: the profile's, 0)"
+    )
+    train.add_argument("--pretrained", metavar="PATH", help="local file of ImageNet weights for the backbone")
+    train.add_argument("--out", default="runs", metavar="DIR", help="runs folder (default: runs)")
+    train.add_argument("--no-resume", action="store_true", help="train afresh even if the run folder has a checkpoint")
+    train.add_argument("--deterministic", action="store_true", help="CUDA: deterministic cuDNN kernels (slower)")
+    noise = train.add_mutually_exclusive_group()
+    noise.add_argument("--quiet", action="store_true", help="print only the final line; no progress bars (CI)")
+    noise.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="progress bars per epoch (default: when stderr is a terminal)",
+    )
+    train.set_defaults(command_parser=train, handler=_train, takes_overrides=True)
+
+    evaluate = commands.add_parser(
+        "eval",
+        help="evaluate a saved model (last.pt, best.pt or a run folder)",
+        description="Evaluate the weights of CHECKPOINT; print the metrics and write an evaluation record.",
+        epilog=_EPILOG_EVAL,
+        formatter_class=formatter,
+        allow_abbrev=False,
+    )
+    evaluate.add_argument("checkpoint", metavar="CHECKPOINT", help="last.pt or best.pt of a run, or a run folder")
+    _overrides_argument(evaluate, "data.* and eval.* overrides, e.g. eval.protocol_options.mode=indoor")
+    _add_data_options(evaluate, "data set to evaluate on (default: the checkpoint's)")
+    evaluate.add_argument(
+        "--flip",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="flip test-time augmentation (default: as the run)",
+    )
+    evaluate.add_argument("--feature", help="primary feature: bn or pool (default: as the run)")
+    evaluate.add_argument("--out", metavar="PATH", help="record file, or folder to put it in (default: beside it)")
+    evaluate.add_argument("--quiet", action="store_true", help="print only the final line")
+    evaluate.set_defaults(command_parser=evaluate, handler=_eval, takes_overrides=True)
+
+    datasets = commands.add_parser(
+        "datasets",
+        help="where each data set is looked for and what is found there",
+        description="For every registered data set: the folders it is looked for in and what each holds.",
+        epilog=_EPILOG_DATASETS,
+        formatter_class=formatter,
+        allow_abbrev=False,
+    )
+    datasets.add_argument(
+        "--data-root",
+        action="append",
+        default=[],
+        metavar="PARENT",
+        help="a folder holding data sets as NAME/ sub-folders (repeatable); with --dataset also the folder itself",
+    )
+    datasets.add_argument("--dataset", metavar="NAME", help="only this data set")
+    datasets.set_defaults(command_parser=datasets, handler=_datasets, takes_overrides=False)
+
     demo = commands.add_parser("demo", help="evaluate every SYSU-MM01 protocol option on the synthetic data")
     demo.add_argument("--seed", type=int, default=0, help="synthetic data seed (default 0)")
     demo.add_argument("--modality-gap", type=float, default=0.5, help="synthetic modality gap in [0, 1] (default 0.5)")
     demo.add_argument("--trials", type=int, default=10, help="gallery trials per setting (default 10)")
-    demo.set_defaults(handler=_demo)
+    demo.set_defaults(command_parser=demo, handler=_demo, takes_overrides=False)
     return parser
 
 
+def parse_args(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
+    """Parse ``argv``, letting ``key=value`` overrides sit anywhere among the options.
+
+    argparse gives a ``nargs="*"`` positional only the items before the first option; the
+    later ``key=value`` items come back unrecognised and are appended here, in order.
+    """
+    args, extra = parser.parse_known_args(argv)
+    if not extra:
+        return args
+    bad = [item for item in extra if item.startswith("-") or "=" not in item]
+    if bad or not args.takes_overrides:
+        args.command_parser.error(f"unrecognized arguments: {' '.join(bad or extra)}")
+    args.overrides = [*args.overrides, *extra]
+    return args
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``reid`` console script."""
-    args = build_parser().parse_args(argv)
+    """Entry point of the ``reid`` console script; returns the exit status."""
+    parser = build_parser()
+    try:
+        args = parse_args(parser, argv)
+    except SystemExit as exit_:
+        # --help, --version and usage errors: argparse has printed; report its status.
+        if exit_.code is None:
+            return 0
+        return exit_.code if isinstance(exit_.code, int) else 2
     try:
         return args.handler(args)
     except ReidError as err:
