@@ -69,8 +69,9 @@ class StepOutput:
 class ReIDMethod(nn.Module, abc.ABC):
     """A VI-ReID method: a network, its training objective and its test-time features.
 
-    Constructors take explicit keyword arguments; :meth:`from_config` maps a :class:`RunConfig`
-    onto them (detectron2's ``from_config`` pattern), so a method can also be built by hand with
+    Constructors take explicit keyword arguments, among them ``generator`` (a ``torch.Generator``
+    every initial weight is drawn from); :meth:`from_config` maps a :class:`RunConfig` onto the
+    others (detectron2's ``from_config`` pattern), so a method can also be built by hand with
     :func:`reid.registry.create_method`.
     """
 
