@@ -6,6 +6,13 @@ same call continues from the last completed epoch and ends with the weights and 
 uninterrupted run has (bitwise on CPU): every random stream of epoch ``e`` is derived from
 ``(seed, e)``, and the optimiser, scaler and sampler states are checkpointed. A completed run
 is not trained again: its record is returned (the result cache).
+
+Under ``torchrun --nproc_per_node N`` (``WORLD_SIZE > 1`` in the environment) the same call
+trains data-parallel (:mod:`reid.engine.distributed`): each rank loads its shard of every
+global batch, gradients are averaged by DDP, rank 0 alone evaluates and writes checkpoints and
+the record while the others wait at a barrier, and every rank returns rank 0's record. The
+run folder must be visible to every rank (one machine, or a shared file system): all ranks
+resume from the same ``last.pt``.
 """
 
 from __future__ import annotations
@@ -27,6 +34,15 @@ from reid.data.pipeline import build_train_loader
 from reid.data.sample import relabel
 from reid.data.transforms import ENTRY_RESAMPLE
 from reid.engine.checkpoint import BEST, LAST, load_checkpoint, save_checkpoint, save_weights
+from reid.engine.distributed import (
+    DataParallelStep,
+    World,
+    average_buffers,
+    barrier,
+    broadcast_object,
+    convert_sync_batchnorm,
+    distributed_world,
+)
 from reid.engine.optim import build_optimizer
 from reid.engine.record import (
     RECORD,
@@ -64,24 +80,32 @@ def run(
     resume: bool = True,
     progress: bool = False,
     deterministic: bool = False,
+    sync_batchnorm: bool = True,
 ) -> RunRecord:
     """Train and evaluate ``config``; return (and write) its run record.
+
+    Launched by torchrun with ``WORLD_SIZE > 1``, every process calls this with the same
+    arguments and the run is data-parallel over them (see the module docstring); the world
+    size is not part of the config (a run may resume with another one) and is recorded per
+    epoch (``epochs[i].world_size``) and in ``environment.distributed``.
 
     Args:
         config: the run; ``model.pretrained`` unset is filled from the environment
             (:func:`reid.backbones.pretrained.resolve_pretrained_path`) before the fingerprint is taken.
         out_dir: the runs folder; this run lives in ``out_dir/<fingerprint>/``.
-        device: ``"cpu"`` or a CUDA device (AMP and channels-last only apply there).
+        device: ``"cpu"`` or a CUDA device (AMP and channels-last only apply there); under
+            torchrun every process takes ``cuda:<LOCAL_RANK>``.
         resume: continue from ``last.pt`` / return a completed record; ``False`` starts afresh.
         progress: show a progress bar per epoch.
         deterministic: CUDA only: deterministic cuDNN kernels instead of ``cudnn.benchmark``.
+        sync_batchnorm: data-parallel CUDA runs only: BatchNorm over the global batch
+            (``SyncBatchNorm``) rather than each rank's shard; torch has no CPU implementation.
 
     Raises:
         ConfigError: invalid options (selection rule, best-on-test without evaluations, ...).
         ArtifactError: a checkpoint or record in the run folder that belongs to another run.
         NonFiniteLossError: training diverged; the record says so (status ``"failed"``).
     """
-    device = torch.device(device)
     config = with_pretrained(config)
     check_run_config(config)
     folder = Path(out_dir) / fingerprint(config)
@@ -89,9 +113,11 @@ def run(
         cached = load_run_record(folder / RECORD)
         if cached.status == "completed" and cached.fingerprint == fingerprint(config):
             return cached
-    if config.model.pretrained is None:
-        log.warning("run %s: no ImageNet weights given; the model starts FROM SCRATCH", fingerprint(config))
-    return _Run(config, folder, device, resume=resume, progress=progress, deterministic=deterministic).execute()
+    with distributed_world(device) as world:
+        if config.model.pretrained is None and world.is_main:
+            log.warning("run %s: no ImageNet weights given; the model starts FROM SCRATCH", fingerprint(config))
+        return _Run(config, folder, world, resume=resume, progress=progress, deterministic=deterministic,
+                    sync_batchnorm=sync_batchnorm).execute()
 
 
 def with_pretrained(config: RunConfig) -> RunConfig:
@@ -163,15 +189,17 @@ class _Run:
     """The state of one run while it trains; :meth:`execute` is the whole procedure."""
 
     def __init__(
-        self, config: RunConfig, folder: Path, device: torch.device, *, resume: bool, progress: bool,
-        deterministic: bool,
+        self, config: RunConfig, folder: Path, world: World, *, resume: bool, progress: bool,
+        deterministic: bool, sync_batchnorm: bool,
     ) -> None:
         self.config = config
         self.fingerprint = fingerprint(config)
         self.folder = folder
-        self.device = device
+        self.world = world
+        self.device = device = world.device
         self.resume = resume
-        self.progress = progress
+        self.progress = progress and world.is_main
+        self.sync_batchnorm = sync_batchnorm and world.distributed and device.type == "cuda"
         self.backends = configure_backends(device, deterministic=deterministic)
         self.amp = config.amp and device.type == "cuda"
         self.channels_last = config.channels_last and device.type == "cuda"
@@ -188,14 +216,16 @@ class _Run:
             start = self.restore() if self.resume else 0
             for epoch in range(start, self.config.optim.epochs):
                 self.train_epoch(epoch)
-            selection, final = self.select_and_evaluate()
+            selection, final = self.select_and_evaluate() if self.world.is_main else (None, None)
         except Exception as err:
-            self.write_record(status="failed", error=f"{type(err).__name__}: {err}")
+            if self.world.is_main:
+                self.write_record(status="failed", error=f"{type(err).__name__}: {err}")
             raise
-        return self.write_record(status="completed", selection=selection, final=final)
+        record = self.write_record(status="completed", selection=selection, final=final) if self.world.is_main else None
+        return broadcast_object(record, self.world)
 
     def build(self) -> None:
-        """Dataset, method (initialised under its own seed), loader, optimiser, scaler."""
+        """Dataset, method (initialised under its own seed), loader (this rank's shard), DDP step, optimiser, scaler."""
         cfg = self.config
         self.dataset = build_dataset(cfg.data.dataset, cfg.data.root, **cfg.data.options)
         # Labels are fixed before the method exists: the classifier's width is the number of identities.
@@ -203,6 +233,10 @@ class _Run:
         self.method = build_method(cfg, len(labels))
         memory_format = torch.channels_last if self.channels_last else torch.preserve_format
         self.method.to(self.device, memory_format=memory_format)
+        if self.sync_batchnorm:
+            convert_sync_batchnorm(self.method, self.device)
+        # Every rank built the same initial weights from the seed; DDP also broadcasts rank 0's.
+        self.step = DataParallelStep(self.method, self.world) if self.world.distributed else None
         self.loader, self.batch_sampler = build_train_loader(
             self.dataset,
             self.method.train_views(cfg.data.height, cfg.data.width),
@@ -210,6 +244,8 @@ class _Run:
             seed=cfg.seed,
             resample=self.resample,
             pin_memory=self.device.type == "cuda",
+            rank=self.world.rank,
+            world_size=self.world.world_size,
             labels=labels,
         )
         self.optimizer = build_optimizer(self.method, cfg.optim)
@@ -243,10 +279,22 @@ class _Run:
         # Dropout and any other draw from torch's global generators replay per epoch after a resume.
         with seeded_global_rng(epoch_seed(cfg.seed, epoch), self.device):
             stats = train_one_epoch(self.method, self.loader, self.optimizer, epoch=epoch, device=self.device,
-                                    scaler=self.scaler, amp=self.amp, channels_last=self.channels_last, progress=bar)
+                                    scaler=self.scaler, amp=self.amp, channels_last=self.channels_last, progress=bar,
+                                    parallel=self.step)
+        # Per-rank BN running statistics become the ranks' mean before anyone reads them.
+        average_buffers(self.method, self.world)
         every = cfg.eval.every
-        evaluation = self.evaluate() if every > 0 and (epoch + 1) % every == 0 else None
-        self.history.append({"epoch": epoch, "lr": rates, "train": stats, "evaluation": evaluation})
+        due = every > 0 and (epoch + 1) % every == 0
+        evaluation = self.evaluate() if due and self.world.is_main else None
+        self.history.append({"epoch": epoch, "lr": rates, "train": stats, "evaluation": evaluation,
+                             "world_size": self.world.world_size})
+        if self.world.is_main:
+            self.save(epoch, evaluation)
+        barrier(self.world)
+
+    def save(self, epoch: int, evaluation: dict[str, Any] | None) -> None:
+        """``best.pt`` when ``epoch`` is the new best under best-on-test selection, then ``last.pt``."""
+        cfg = self.config
         if cfg.eval.selection == "best-on-test" and evaluation is not None and best_epoch(self.history) == epoch:
             save_weights(self.folder / BEST, model=self.method, epoch=epoch, config_dict=to_dict(cfg),
                          fingerprint=self.fingerprint)
@@ -301,6 +349,8 @@ class _Run:
         cfg = self.config
         environment = environment_info(self.device) | self.backends
         environment |= {"amp": self.amp, "channels_last": self.channels_last}
+        environment["distributed"] = {"world_size": self.world.world_size, "backend": self.world.backend,
+                                      "sync_batchnorm": self.sync_batchnorm}
         record = RunRecord(
             config=to_dict(cfg),
             fingerprint=self.fingerprint,
