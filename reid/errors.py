@@ -9,8 +9,8 @@ class ReidError(Exception):
     """Base class of every error this package raises on purpose."""
 
 
-class DatasetError(ReidError):
-    """A dataset on disk does not match its documented layout.
+class FileContentError(ReidError):
+    """A file or folder does not hold what it should.
 
     Args:
         path: the file or folder at fault.
@@ -26,25 +26,20 @@ class DatasetError(ReidError):
         super().__init__(f"{where}: expected {expected}")
 
 
+class DatasetError(FileContentError):
+    """A dataset on disk does not match its documented layout."""
+
+
 class ConfigError(ReidError):
     """An option or argument has a value outside what is accepted."""
 
 
-class ArtifactError(ReidError):
-    """A file the engine writes and reads back (checkpoint, run record) is missing or malformed.
+class ArtifactError(FileContentError):
+    """A file the engine writes and reads back (checkpoint, run record) is missing or malformed."""
 
-    Args:
-        path: the file at fault.
-        expected: what it should have been, in words.
-        field: the key inside the file at fault, if any.
-    """
 
-    def __init__(self, path: str | Path, expected: str, field: str | None = None) -> None:
-        self.path = Path(path)
-        self.expected = expected
-        self.field = field
-        where = f"{self.path}" if field is None else f"{self.path} [{field}]"
-        super().__init__(f"{where}: expected {expected}")
+class GoldenError(FileContentError):
+    """A golden file (golden/: paper tables, claims, settings, aliases) breaks its documented format."""
 
 
 class NonFiniteLossError(ReidError):

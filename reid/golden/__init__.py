@@ -1,0 +1,44 @@
+"""The papers' numbers: golden tables, claims, settings and method aliases (format: golden/README.md).
+
+``load_golden()`` reads and checks every file of the golden folder; ``load_all()`` gives every
+printed value as one long pandas DataFrame (one row per cell). The folder is the repository's
+``golden/`` unless ``root`` or the environment variable :data:`GOLDEN_DIR_ENV` names another.
+"""
+
+from reid.golden.claims import claim_agrees, claim_quantity
+from reid.golden.load import GOLDEN_DIR_ENV, Golden, check_reproduce_row, default_root, load_all, load_golden
+from reid.golden.schema import (
+    METRIC_UNITS,
+    PAPERS,
+    PLANNED_METHODS,
+    RETRIEVAL_METRICS,
+    STATUSES,
+    CellRef,
+    Claim,
+    ColumnGroup,
+    GoldenRow,
+    GoldenTable,
+    Setting,
+)
+
+__all__ = [
+    "GOLDEN_DIR_ENV",
+    "METRIC_UNITS",
+    "PAPERS",
+    "PLANNED_METHODS",
+    "RETRIEVAL_METRICS",
+    "STATUSES",
+    "CellRef",
+    "Claim",
+    "ColumnGroup",
+    "Golden",
+    "GoldenRow",
+    "GoldenTable",
+    "Setting",
+    "check_reproduce_row",
+    "claim_agrees",
+    "claim_quantity",
+    "default_root",
+    "load_all",
+    "load_golden",
+]
