@@ -542,6 +542,75 @@ def _overrides_argument(parser: argparse.ArgumentParser, help_text: str) -> None
     parser.add_argument("overrides", nargs="*", metavar="key=value", help=help_text)
 
 
+DEFAULT_BENCH_RUNS = Path("runs") / "benchmarks"
+"""Runs folder of ``reid reproduce`` / ``reid report`` / ``reid record-smoke`` (as ``pytest benchmarks``)."""
+
+
+def _papers(choice: str) -> list[str]:
+    from reid.golden import PAPERS
+
+    if choice == "all":
+        return list(PAPERS)
+    if choice not in PAPERS:
+        raise ConfigError(f"paper {choice!r} is not known; expected all or one of {', '.join(PAPERS)}")
+    return [choice]
+
+
+def _render(golden: Any, profile: str, runs_dir: Path, out: Path) -> list[Path]:
+    from reid.harness.result import load_results
+    from reid.report.model import build_report
+    from reid.report.render import render_report
+
+    report = build_report(golden, load_results(runs_dir), profile=profile, runs_dir=runs_dir)
+    return render_report(report, out)
+
+
+def _reproduce(args: argparse.Namespace) -> int:
+    from reid.golden import load_golden
+    from reid.harness.tables import run_tables
+
+    golden = load_golden()
+    device = resolve_device(args.device)
+    if args.profile == "paper" and device.type != "cuda":
+        raise ConfigError("--profile paper trains at the papers' sizes: it needs a CUDA device (--device cuda)")
+    data_root = Path(args.data_root) if args.data_root else (
+        Path(os.environ[DATA_ROOT_ENV]) if os.environ.get(DATA_ROOT_ENV) else None)
+    runs_dir = Path(args.runs) / args.profile
+    extra = (f"model.pretrained={args.pretrained!r}",) if args.pretrained else ()
+    echo = (lambda line: None) if args.quiet else print
+    results = run_tables(golden, _papers(args.paper), profile=args.profile, runs_dir=runs_dir, device=str(device),
+                         data_root=data_root, tables=args.table, extra_overrides=extra, echo=echo)
+    written = _render(golden, args.profile, runs_dir, Path(args.report))
+    counts = {o: sum(r.outcome == o for r in results) for o in ("passed", "failed", "skipped", "error")}
+    print(", ".join(f"{n} {o}" for o, n in counts.items()) + f"; report: {written[0]}")
+    return 1 if counts["failed"] or counts["error"] else 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from reid.golden import load_golden
+
+    written = _render(load_golden(), args.profile, Path(args.runs) / args.profile, Path(args.report))
+    print(f"wrote {len(written)} pages: {written[0]}")
+    return 0
+
+
+def _record_smoke(args: argparse.Namespace) -> int:
+    from reid.golden import load_golden
+    from reid.harness.reproduce import record_smoke_table
+
+    golden = load_golden()
+    # CI runs the smoke cases in pytest-xdist workers with one torch thread each: record under the same.
+    torch.set_num_threads(args.threads)
+    runs_dir = Path(args.runs) / "smoke"
+    for paper in _papers(args.paper):
+        for table in golden.paper_tables(paper):
+            if args.table and table.table not in args.table:
+                continue
+            path = record_smoke_table(golden, paper, table.table, runs_dir)
+            print(f"recorded {path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="reid",
@@ -628,6 +697,50 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--modality-gap", type=float, default=0.5, help="synthetic modality gap in [0, 1] (default 0.5)")
     demo.add_argument("--trials", type=int, default=10, help="gallery trials per setting (default 10)")
     demo.set_defaults(command_parser=demo, handler=_demo, takes_overrides=False)
+
+    reproduce = commands.add_parser(
+        "reproduce",
+        help="run a paper's table rows (the benchmark cases) and render the HTML report",
+        description="Run every row of PAPER's tables (or --table N) under a profile, then render reports/.",
+        allow_abbrev=False,
+    )
+    reproduce.add_argument("paper", metavar="PAPER", help="cmmp, ffdml, xiv, mscmnet, cmft or all")
+    reproduce.add_argument("--profile", default="smoke", choices=PROFILES,
+                           help="smoke (default: synthetic data on CPU) or paper (real data, CUDA)")
+    reproduce.add_argument("--table", type=int, action="append", help="only this table number (repeatable)")
+    reproduce.add_argument("--device", help="cpu, cuda or cuda:N (default: cuda if available, else cpu)")
+    reproduce.add_argument("--data-root", metavar="DIR",
+                           help=f"folder of the real data sets (default ${DATA_ROOT_ENV})")
+    reproduce.add_argument("--pretrained", metavar="PATH", help="ImageNet weights file for paper-profile runs")
+    reproduce.add_argument("--runs", default=str(DEFAULT_BENCH_RUNS), metavar="DIR",
+                           help="runs folder (default runs/benchmarks; results in DIR/<profile>)")
+    reproduce.add_argument("--report", default="reports", metavar="DIR", help="report folder (default reports)")
+    reproduce.add_argument("--quiet", action="store_true", help="print only the summary line")
+    reproduce.set_defaults(command_parser=reproduce, handler=_reproduce, takes_overrides=False)
+
+    report = commands.add_parser(
+        "report",
+        help="render the HTML report from golden/ and the recorded case results",
+        description="Render reports/index.html and one page per paper from golden/ and the runs of a profile.",
+        allow_abbrev=False,
+    )
+    report.add_argument("--profile", default="smoke", choices=PROFILES, help="whose results (default smoke)")
+    report.add_argument("--runs", default=str(DEFAULT_BENCH_RUNS), metavar="DIR",
+                        help="runs folder (default runs/benchmarks)")
+    report.add_argument("--report", default="reports", metavar="DIR", help="report folder (default reports)")
+    report.set_defaults(command_parser=report, handler=_report, takes_overrides=False)
+
+    record = commands.add_parser(
+        "record-smoke",
+        help="record the smoke golden of a paper's tables (golden/smoke/); never run by the tests",
+        description="Run every runnable row of PAPER's tables under the smoke profile and write golden/smoke/.",
+        allow_abbrev=False,
+    )
+    record.add_argument("paper", metavar="PAPER", help="cmmp, ffdml, xiv, mscmnet, cmft or all")
+    record.add_argument("--table", type=int, action="append", help="only this table number (repeatable)")
+    record.add_argument("--runs", default=str(DEFAULT_BENCH_RUNS), metavar="DIR", help="runs folder")
+    record.add_argument("--threads", type=int, default=1, help="torch threads (default 1, as in CI's workers)")
+    record.set_defaults(command_parser=record, handler=_record_smoke, takes_overrides=False)
     return parser
 
 

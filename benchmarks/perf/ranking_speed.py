@@ -168,6 +168,7 @@ def run_small(case: Case, dist: torch.Tensor, repeat: int, loop_queries: int, la
         ),
         repeat,
     )
+
     def full_argsort() -> None:
         torch.argsort(dist, dim=1)
         if dist.is_cuda:

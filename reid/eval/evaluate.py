@@ -71,7 +71,8 @@ class FeatureResult:
     """Metrics of one test feature.
 
     Attributes:
-        trials: per trial, ``RankMetrics.as_dict()`` (rank1 rank5 rank10 rank20 mAP mINP num_valid).
+        trials: per trial, ``RankMetrics.as_dict()`` (rank1 rank5 rank10 rank20 mAP mINP num_valid)
+            and ``cmc`` (the whole curve, percent, for the report's CMC plots).
         mean: the mean over trials of each of :data:`METRICS` (percent).
     """
 
@@ -87,7 +88,8 @@ class EvaluationResult:
         protocol: the protocol name.
         protocol_options: the options as configured (a permutation file as its path, or the
             source of permutations passed in or generated).
-        splits: per trial: ``trial``, ``num_query``, ``num_gallery`` and the split's ``options``
+        splits: per trial: ``trial``, ``num_query``, ``num_gallery``, ``num_gallery_ids`` (distinct
+            identities, so that chance rank-1 is ``100 / num_gallery_ids``) and the split's ``options``
             (gallery sampling, permutation source and row or seed, cameras, ...).
         features: feature name -> :class:`FeatureResult`, for every name of ``method.feature_names``.
         primary_feature: the feature results are reported and models selected by (``EvalConfig.feature``).
@@ -279,14 +281,20 @@ def evaluate(
                 removal=split.removal,
                 dedup_cmc=split.dedup_cmc,
             )
-            per_feature[name].append(metrics.as_dict())
+            per_feature[name].append(metrics.as_dict() | {"cmc": list(metrics.cmc)})
     features = {
         name: FeatureResult(trials=tuple(trials), mean=MappingProxyType(mean_metrics(trials)))
         for name, trials in per_feature.items()
     }
     split_info = tuple(
         MappingProxyType(
-            {"trial": s.trial, "num_query": len(s.query), "num_gallery": len(s.gallery), "options": s.options}
+            {
+                "trial": s.trial,
+                "num_query": len(s.query),
+                "num_gallery": len(s.gallery),
+                "num_gallery_ids": len(set(pids(s.gallery).tolist())),
+                "options": s.options,
+            }
         )
         for s in splits
     )

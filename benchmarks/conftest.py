@@ -1,0 +1,158 @@
+"""The benchmark harness as pytest: one module per paper table, one case per printed row.
+
+    pytest benchmarks -k cmmp --gpu              # every CMMP row, paper profile on CUDA, real data
+    pytest benchmarks -k "xiv and table4"        # one table, smoke profile on the synthetic data (CPU)
+    pytest benchmarks --smoke-selection=ci       # the CI selection (see below)
+
+Options: ``--gpu`` (paper profile on CUDA; without a GPU such cases skip, saying so),
+``--profile smoke|paper`` (default: paper with ``--gpu``, else smoke), ``--data-root`` (or
+``$REID_DATA_ROOT``: the folder holding ``sysu_mm01/``, ``regdb/``, ...; missing data skips
+with the path expected), ``--runs-dir`` (where runs, their cache and case results go),
+``--pretrained`` (ImageNet weights file for paper runs), ``--smoke-selection ci|all``.
+
+Markers: the paper key (``-m xiv``) and ``table<N>`` (``-m "xiv and table4"``).
+
+CI selection (``--smoke-selection=ci``): in every table, the first runnable row of each
+registered method; rows that do not run (reference, not applicable, not yet implemented) stay
+collected and skip with their reason, so every table shows whole. Rows with the same config
+train once (the engine's fingerprint cache), whichever table they are in.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+from reid.cli import DATA_ROOT_ENV
+from reid.golden import PAPERS, Golden, load_golden
+from reid.harness.cases import Case, table_cases
+from reid.harness.reproduce import reproduce_case
+from reid.registry import list_methods
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    torch.set_num_threads(1)
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+MAX_TABLES = 12
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("vireid-repro benchmarks")
+    group.addoption("--gpu", action="store_true", help="paper profile on CUDA with the real data sets")
+    group.addoption(
+        "--profile",
+        choices=("smoke", "paper"),
+        default=None,
+        help="smoke (synthetic data, small sizes; default without --gpu) or paper (default with --gpu)",
+    )
+    group.addoption("--data-root", default=None, help=f"folder of the real data sets (default ${DATA_ROOT_ENV})")
+    group.addoption(
+        "--runs-dir",
+        default=str(REPO_ROOT / "runs" / "benchmarks"),
+        help="runs, their cache and case results (default runs/benchmarks/<profile>)",
+    )
+    group.addoption("--pretrained", default=None, help="ImageNet weights file for paper-profile runs")
+    group.addoption(
+        "--smoke-selection",
+        choices=("ci", "all"),
+        default="all",
+        help="smoke profile: every runnable row (all) or the CI selection (ci)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for paper in PAPERS:
+        config.addinivalue_line("markers", f"{paper}: rows of the {paper} paper's tables")
+    for number in range(1, MAX_TABLES + 1):
+        config.addinivalue_line("markers", f"table{number}: rows of a paper's Table {number}")
+
+
+class Bench:
+    """What every case needs: the golden files and the command-line options."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.golden: Golden = load_golden()
+        self.gpu = config.getoption("--gpu")
+        self.profile = config.getoption("--profile") or ("paper" if self.gpu else "smoke")
+        root = config.getoption("--data-root") or os.environ.get(DATA_ROOT_ENV)
+        self.data_root = Path(root) if root else None
+        self.runs_dir = Path(config.getoption("--runs-dir")) / self.profile
+        pretrained = config.getoption("--pretrained")
+        self.extra_overrides = (f"model.pretrained={pretrained!r}",) if pretrained else ()
+        self.device = "cuda" if self.gpu else "cpu"
+
+    def check(self, case: Case) -> None:
+        """Run ``case``; skip with its reason, or fail listing every deviation."""
+        if self.gpu and not torch.cuda.is_available():
+            pytest.skip("--gpu given but no CUDA device is available")
+        if self.profile == "paper" and not self.gpu and case.skip_reason() is None:
+            pytest.skip("the paper profile trains at the papers' sizes: run it with --gpu")
+        result = reproduce_case(
+            case,
+            self.golden,
+            profile=self.profile,
+            runs_dir=self.runs_dir,
+            device=self.device,
+            data_root=self.data_root,
+            extra_overrides=self.extra_overrides,
+        )
+        if result.outcome == "skipped":
+            pytest.skip(result.reason)
+        if result.outcome == "failed":
+            pytest.fail(
+                f"{case.table.key} / {case.id} ({result.expected_source}):\n  " + "\n  ".join(result.problems),
+                pytrace=False,
+            )
+
+
+_BENCH: Bench | None = None
+
+
+def _bench(config: pytest.Config) -> Bench:
+    global _BENCH
+    if _BENCH is None:
+        _BENCH = Bench(config)
+    return _BENCH
+
+
+@pytest.fixture(scope="session")
+def bench(request: pytest.FixtureRequest) -> Bench:
+    return _bench(request.config)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "case" not in metafunc.fixturenames:
+        return
+    module = metafunc.module
+    cases = table_cases(_bench(metafunc.config).golden, module.PAPER, module.TABLE)
+    marks = [getattr(pytest.mark, module.PAPER), getattr(pytest.mark, f"table{module.TABLE}")]
+    metafunc.parametrize("case", [pytest.param(c, id=c.id, marks=marks) for c in cases])
+
+
+def ci_selected(case: Case, cases: list[Case]) -> bool:
+    """Whether ``case`` is its table's first runnable row of its method (the CI selection)."""
+    if case.skip_reason() is not None:
+        return True
+    first = next(c for c in cases if c.skip_reason() is None and c.row.method == case.row.method)
+    return first.index == case.index
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--smoke-selection") != "ci" or _bench(config).profile != "smoke":
+        return
+    registered = set(list_methods())
+    keep, drop = [], []
+    for item in items:
+        case = item.callspec.params.get("case") if hasattr(item, "callspec") else None
+        if case is None:
+            keep.append(item)
+            continue
+        assert case.row.method is None or case.row.method in registered or case.skip_reason() is not None
+        siblings = table_cases(_bench(config).golden, case.table.paper, case.table.table)
+        (keep if ci_selected(case, siblings) else drop).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep

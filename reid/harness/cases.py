@@ -1,0 +1,185 @@
+"""Benchmark cases: one per row of a golden table, and the runs each needs under a profile.
+
+A :class:`Case` is a row of a paper table. Its :func:`plan` says which models to train and
+which evaluations to make of each:
+
+* ``paper`` profile: the row's method under its paper config and the row's overrides, trained
+  on the real data set of each column group's setting (``train``) and evaluated with that
+  setting's protocol. Settings that share a training set share one training run: the first
+  setting's protocol is the run's own evaluation, the others evaluate its selected checkpoint.
+* ``smoke`` profile: the same method and overrides under the smoke profile, on the built-in
+  synthetic data: SYSU-MM01 settings keep their search mode and shots, HITSZ-VCM settings use
+  the synthetic tracklets with their direction, and RegDB / LLCM settings (no synthetic
+  counterpart of their camera layout) are stood in for by SYSU-style all-search single-shot.
+
+Runs are named by their config fingerprint, so the same row in two tables trains once.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from reid.config import RunConfig, apply_overrides
+from reid.golden import PLANNED_METHODS, Golden, GoldenRow, GoldenTable, Setting
+from reid.profiles import build_config
+from reid.registry import list_methods
+
+SMOKE_STAND_IN: Mapping[str, Mapping[str, Any]] = {
+    "sysu_mm01": {"dataset": "synthetic", "protocol": "sysu_mm01", "keep": ("mode", "shots")},
+    "regdb": {"dataset": "synthetic", "protocol": "sysu_mm01", "options": {"mode": "all", "shots": 1}},
+    "llcm": {"dataset": "synthetic", "protocol": "sysu_mm01", "options": {"mode": "all", "shots": 1}},
+    "hitsz_vcm": {"dataset": "synthetic_video", "protocol": "hitsz_vcm", "keep": ("direction",)},
+}
+"""How each real data set's settings are run on synthetic data under the smoke profile."""
+
+REGDB_TRIAL = 1
+"""The RegDB split a paper-profile case trains on (the papers average 10 separately trained splits)."""
+
+
+@dataclass(frozen=True)
+class Case:
+    """One benchmark case: a row of a golden table.
+
+    Attributes:
+        table: the golden table.
+        index: the row's position in it.
+    """
+
+    table: GoldenTable
+    index: int
+
+    @property
+    def row(self) -> GoldenRow:
+        return self.table.rows[self.index]
+
+    @property
+    def id(self) -> str:
+        """The row id (pytest's test id)."""
+        return self.row.row_id
+
+    @property
+    def slug(self) -> str:
+        """A file-name-safe form of the row id (result file names)."""
+        return slugify(self.id)
+
+    def skip_reason(self) -> str | None:
+        """Why this row does not run, or ``None`` when it does."""
+        row = self.row
+        if row.status == "reference":
+            return f"reference row: {row.alias} is not implemented in this suite"
+        if row.status == "not_applicable":
+            return f"not applicable: {row.reason}"
+        if row.method not in list_methods():
+            assert row.method in PLANNED_METHODS
+            return f"not yet implemented: method {row.method!r} is planned but not registered yet"
+        return None
+
+
+def slugify(text: str) -> str:
+    """Lower-case letters, digits and single dashes: a safe file name for any row id."""
+    slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+    return slug or "row"
+
+
+def table_cases(golden: Golden, paper: str, table: int) -> list[Case]:
+    """Every row of ``paper``'s table ``table`` as a case, in printed order."""
+    found = golden.tables[(paper, table)]
+    return [Case(found, i) for i in range(len(found.rows))]
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """One evaluation of a trained model: which of the row's settings it produces values for.
+
+    Attributes:
+        settings: the row's setting keys this evaluation stands for (smoke stand-ins can merge several).
+        overrides: ``data.*`` / ``eval.*`` overrides on top of the training config.
+    """
+
+    settings: tuple[str, ...]
+    overrides: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Training:
+    """One model to train and the evaluations to make of it.
+
+    Attributes:
+        config: the training run's config (its own evaluation is ``evaluations[0]``).
+        evaluations: the first is the run's final evaluation; the others evaluate its checkpoint.
+    """
+
+    config: RunConfig
+    evaluations: tuple[Evaluation, ...]
+
+
+def _setting_overrides(
+    dataset: str,
+    protocol: str,
+    options: Mapping[str, Any],
+    root: str | None,
+    data_options: Mapping[str, Any] | None = None,
+) -> tuple[str, ...]:
+    items = [f"data.dataset={dataset!r}", f"data.root={root!r}", f"eval.protocol={protocol!r}"]
+    if data_options is not None:
+        items.append(f"data.options={dict(data_options)!r}")
+    items += [f"eval.protocol_options.{key}={value!r}" for key, value in options.items()]
+    return tuple(items)
+
+
+def _smoke_evaluation(setting: Setting) -> tuple[str, tuple[str, ...]]:
+    """(training data set, overrides) of the smoke stand-in of ``setting``."""
+    rule = SMOKE_STAND_IN[setting.dataset]
+    options = dict(rule.get("options", {}))
+    options |= {k: setting.options[k] for k in rule.get("keep", ()) if k in setting.options}
+    return rule["dataset"], _setting_overrides(rule["dataset"], rule["protocol"], options, None)
+
+
+def _paper_evaluation(setting: Setting, data_root: Path | None) -> tuple[str, tuple[str, ...]]:
+    """(training data set, overrides) of ``setting`` on the real data under ``data_root/<dataset>``."""
+    root = str(data_root / setting.dataset) if data_root is not None else None
+    data_options = {"trial": REGDB_TRIAL} if setting.dataset == "regdb" else None
+    return setting.train, _setting_overrides(setting.dataset, setting.protocol, setting.options, root, data_options)
+
+
+def plan(
+    case: Case, golden: Golden, profile: str, *, data_root: Path | None = None, extra_overrides: Sequence[str] = ()
+) -> list[Training]:
+    """The trainings and evaluations that produce every runnable value of ``case``'s row.
+
+    Args:
+        case: a row whose :meth:`Case.skip_reason` is ``None``.
+        golden: the golden files (for the settings).
+        profile: ``"smoke"`` or ``"paper"``.
+        data_root: the folder holding the real data sets as ``<name>/`` (paper profile).
+        extra_overrides: the user's overrides, applied last to every training config (``model.pretrained=...``).
+
+    Returns:
+        One :class:`Training` per training data set, in the order the settings are printed.
+    """
+    row = case.row
+    groups: dict[str, list[tuple[str, tuple[str, ...]]]] = {}
+    for group in case.table.columns:
+        setting = golden.settings[group.setting]
+        if not setting.runnable or not any((group.setting, m) in row.values for m in group.metrics):
+            continue
+        if profile == "smoke":
+            train, overrides = _smoke_evaluation(setting)
+        else:
+            train, overrides = _paper_evaluation(setting, data_root)
+        groups.setdefault(train, []).append((group.setting, overrides))
+
+    trainings = []
+    for entries in groups.values():
+        merged: dict[tuple[str, ...], list[str]] = {}
+        for key, overrides in entries:
+            merged.setdefault(overrides, []).append(key)
+        evaluations = tuple(Evaluation(tuple(keys), overrides) for overrides, keys in merged.items())
+        base = build_config(row.method, profile, row.profile_overrides(profile))
+        config = apply_overrides(base, (*evaluations[0].overrides, *extra_overrides))
+        trainings.append(Training(config=config, evaluations=evaluations))
+    return trainings

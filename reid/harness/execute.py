@@ -1,0 +1,124 @@
+"""Run a case's plan: train (or reuse) each model, evaluate it under each setting, collect the values.
+
+Training goes through :func:`reid.engine.run.run`, whose run folder is named by the config
+fingerprint and returns a completed run's record without training again: that is the result
+cache shared by every table. Evaluations of a checkpoint under another setting are cached the
+same way (their record file is named by the evaluation config's fingerprint). Parallel pytest
+workers asking for the same run wait on a lock file instead of training it twice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from reid.config import fingerprint
+from reid.engine.evaluate_checkpoint import (
+    default_record_path,
+    evaluate_checkpoint,
+    evaluation_config,
+    load_evaluation_record,
+    load_trained,
+    resolve_checkpoint_path,
+    write_evaluation_record,
+)
+from reid.engine.record import RunRecord
+from reid.engine.run import run
+from reid.golden import RETRIEVAL_METRICS
+from reid.harness.cases import Training
+
+
+@dataclass(frozen=True)
+class SettingResult:
+    """What our code measured for one setting of a row.
+
+    Attributes:
+        setting: the golden setting key.
+        metrics: our mean metrics (percent) of the primary feature.
+        evaluation: the evaluation as recorded (protocol options, splits, every feature, CMC per trial).
+        run_fingerprint: the training run that made the model.
+        evaluation_record: the evaluation record file when the setting was evaluated from the checkpoint,
+            ``None`` when it is the run's own final evaluation.
+    """
+
+    setting: str
+    metrics: Mapping[str, float | None]
+    evaluation: Mapping[str, Any]
+    run_fingerprint: str
+    evaluation_record: str | None
+
+
+@dataclass(frozen=True)
+class CaseRuns:
+    """Every run and evaluation a case made.
+
+    Attributes:
+        records: training run fingerprint -> its run record.
+        settings: setting key -> our result.
+        wall_time_s: seconds the runs took when they were made (cached ones count their recorded time).
+    """
+
+    records: Mapping[str, RunRecord]
+    settings: Mapping[str, SettingResult]
+    wall_time_s: float = field(default=0.0)
+
+
+@contextlib.contextmanager
+def run_lock(runs_dir: Path, name: str) -> Iterator[None]:
+    """Hold an exclusive lock named ``name`` in ``runs_dir`` (other processes wait)."""
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    with open(runs_dir / f".{name}.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def primary_metrics(evaluation: Mapping[str, Any]) -> dict[str, float | None]:
+    """Mean metrics of the primary feature of an evaluation dict (run or evaluation record)."""
+    mean = evaluation["features"][evaluation["primary_feature"]]["mean"]
+    return {metric: mean.get(metric) for metric in RETRIEVAL_METRICS}
+
+
+def execute(trainings: Sequence[Training], runs_dir: Path, *, device: str = "cpu", progress: bool = False) -> CaseRuns:
+    """Train and evaluate everything of ``trainings`` (reusing cached runs), in order.
+
+    Raises:
+        whatever the engine raises (a missing data set, a diverged run): the case fails with it.
+    """
+    records: dict[str, RunRecord] = {}
+    results: dict[str, SettingResult] = {}
+    wall = 0.0
+    for training in trainings:
+        name = fingerprint(training.config)
+        with run_lock(runs_dir, name):
+            record = run(training.config, out_dir=runs_dir, device=device, progress=progress)
+        records[record.fingerprint] = record
+        wall += record.wall_time_s
+        first, *others = training.evaluations
+        for key in first.settings:
+            results[key] = SettingResult(
+                key, primary_metrics(record.final_evaluation), record.final_evaluation, record.fingerprint, None
+            )
+        if not others:
+            continue
+        checkpoint = load_trained(resolve_checkpoint_path(runs_dir / record.fingerprint))
+        for evaluation in others:
+            config = evaluation_config(checkpoint.config, evaluation.overrides)
+            path = default_record_path(checkpoint.path, config)
+            with run_lock(runs_dir, f"{record.fingerprint}.eval-{fingerprint(config)}"):
+                if path.is_file():
+                    evaluated = load_evaluation_record(path)
+                else:
+                    evaluated = evaluate_checkpoint(checkpoint, config, device=device)
+                    write_evaluation_record(path, evaluated)
+            for key in evaluation.settings:
+                results[key] = SettingResult(
+                    key, primary_metrics(evaluated.evaluation), evaluated.evaluation, record.fingerprint, str(path)
+                )
+    return CaseRuns(records=records, settings=results, wall_time_s=wall)

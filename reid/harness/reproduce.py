@@ -1,0 +1,173 @@
+"""One benchmark case from start to verdict: skip or plan, run, compare, write the result.
+
+``paper`` profile: compared with the paper's numbers within the golden tolerances. ``smoke``
+profile: compared with the table's smoke recording (:mod:`reid.harness.smoke_golden`) and with
+sanity bounds (values in range, a rising CMC, rank-1 well above chance).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from reid.errors import GoldenError
+from reid.golden import Golden
+from reid.harness.cases import Case, plan, table_cases
+from reid.harness.compare import SANITY_CHANCE_FACTOR, CellComparison, compare_cells, sanity_problems
+from reid.harness.execute import CaseRuns, execute
+from reid.harness.result import CaseResult, result_path, write_result
+from reid.harness.smoke_golden import (
+    SMOKE_TOLERANCE,
+    SmokeEntry,
+    load_smoke_golden,
+    smoke_path,
+    write_smoke_golden,
+)
+
+DATA_LAYOUT_DOC = "README.md, section Data, and the data set class docstring in reid/data/datasets/"
+
+
+def missing_data(case: Case, golden: Golden, data_root: Path | None) -> str | None:
+    """Why the real data of a paper-profile case is not there (the paths expected), or ``None``."""
+    for group in case.table.columns:
+        setting = golden.settings[group.setting]
+        if not setting.runnable:
+            continue
+        for name in {setting.dataset, setting.train}:
+            if data_root is None:
+                return (
+                    f"no data root given for {name}: pass --data-root DIR (or set REID_DATA_ROOT) with the data "
+                    f"set at DIR/{name}; layout: {DATA_LAYOUT_DOC}"
+                )
+            if not (data_root / name).is_dir():
+                return f"data set {name} not found: expected {data_root / name}; layout: {DATA_LAYOUT_DOC}"
+    return None
+
+
+def reproduce_case(
+    case: Case,
+    golden: Golden,
+    *,
+    profile: str,
+    runs_dir: Path,
+    device: str = "cpu",
+    data_root: Path | None = None,
+    extra_overrides: Sequence[str] = (),
+    progress: bool = False,
+    chance_factor: float = SANITY_CHANCE_FACTOR,
+) -> CaseResult:
+    """Run ``case`` under ``profile`` and return (and write) its result.
+
+    ``chance_factor``: a smoke run's rank-1 must reach this many times chance (sanity bound).
+
+    Raises:
+        whatever the runs raise; an ``"error"`` result naming it is written first.
+    """
+    row = case.row
+    base = {
+        "paper": case.table.paper,
+        "table": case.table.table,
+        "row": case.id,
+        "label": row.label,
+        "profile": profile,
+    }
+    path = result_path(runs_dir, case.table.paper, case.table.table, case.slug)
+    reason = case.skip_reason() or (missing_data(case, golden, data_root) if profile == "paper" else None)
+    if reason is not None:
+        result = CaseResult(**base, outcome="skipped", reason=reason, expected_source=None)
+        write_result(path, result)
+        return result
+
+    trainings = plan(case, golden, profile, data_root=data_root, extra_overrides=extra_overrides)
+    try:
+        runs = execute(trainings, runs_dir, device=device, progress=progress)
+    except Exception as err:
+        write_result(
+            path, CaseResult(**base, outcome="error", reason=f"{type(err).__name__}: {err}", expected_source=None)
+        )
+        raise
+
+    problems: list[str] = []
+    if profile == "smoke":
+        cells, source, stale = _against_smoke_golden(case, golden, runs)
+        problems += stale
+        problems += sanity_problems(runs.settings, chance_factor)
+    else:
+        cells, source = compare_cells(row.values, row.tolerance, runs.settings), "paper"
+    problems = [c.describe() for c in cells if c.verdict == "outside"] + problems
+    result = CaseResult(
+        **base,
+        outcome="failed" if problems else "passed",
+        reason=None,
+        expected_source=source,
+        cells=[
+            {
+                "setting": c.setting,
+                "metric": c.metric,
+                "expected": c.expected,
+                "ours": c.ours,
+                "tolerance": c.tolerance,
+                "verdict": c.verdict,
+                "paper": row.values.get((c.setting, c.metric)),
+            }
+            for c in cells
+        ],
+        problems=problems,
+        runs={fp: str(runs_dir / fp) for fp in runs.records},
+        evaluations={key: dict(r.evaluation) for key, r in runs.settings.items()},
+        wall_time_s=runs.wall_time_s,
+    )
+    write_result(path, result)
+    return result
+
+
+def _against_smoke_golden(case: Case, golden: Golden, runs: CaseRuns) -> tuple[list[CellComparison], str, list[str]]:
+    """(cells compared with the recording, its file, problems with the recording itself)."""
+    path = smoke_path(golden.root, case.table.paper, case.table.table)
+    try:
+        recording = load_smoke_golden(path)
+    except GoldenError as err:
+        return [], str(path), [str(err)]
+    command = recording.command
+    entry = recording.rows.get(case.id)
+    if entry is None:
+        return [], str(path), [f"no smoke recording of row {case.id!r} in {path}; record it with `{command}`"]
+    made = tuple(runs.records)
+    if entry.fingerprints != made:
+        return (
+            [],
+            str(path),
+            [
+                f"the smoke recording of row {case.id!r} is stale: recorded for configs "
+                f"{list(entry.fingerprints)}, the row's smoke configs are now {list(made)}; "
+                f"record it again with `{command}`"
+            ],
+        )
+    tolerance = {m: recording.tolerance.get(m, SMOKE_TOLERANCE[m]) for m in SMOKE_TOLERANCE}
+    return compare_cells(entry.values, tolerance, runs.settings), str(path), []
+
+
+def record_smoke_table(
+    golden: Golden, paper: str, table: int, runs_dir: Path, *, device: str = "cpu", progress: bool = False
+) -> Path:
+    """Run every runnable row of a table under the smoke profile and write its recording (the regeneration
+    command, :data:`~reid.harness.smoke_golden.RECORD_COMMAND`; never called by a test case).
+
+    Returns:
+        The recording's path.
+    """
+    rows = {}
+    for case in table_cases(golden, paper, table):
+        if case.skip_reason() is not None:
+            continue
+        runs = execute(plan(case, golden, "smoke"), runs_dir, device=device, progress=progress)
+        values = {
+            (key, metric): float(value)
+            for key, result in runs.settings.items()
+            for metric, value in result.metrics.items()
+            if value is not None
+        }
+        rows[case.id] = SmokeEntry(fingerprints=tuple(runs.records), values=values)
+    path = smoke_path(golden.root, paper, table)
+    write_smoke_golden(path, paper, table, rows)
+    return path

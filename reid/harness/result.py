@@ -1,0 +1,108 @@
+"""The result of one benchmark case, as the report reads it (``<runs>/results/<paper>_table<N>/<row>.json``).
+
+Written atomically by every case that ran, passed or failed, and by skipped cases too (with their
+reason), so the report can show every row of a table whatever happened to it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from reid.errors import ArtifactError
+from reid.io import atomic_write_text
+
+RESULT_FORMAT = 1
+"""Version of the case result layout."""
+
+OUTCOMES = ("passed", "failed", "skipped", "error")
+"""passed: every measured cell within tolerance and sane; failed: some not; skipped: not run (reason);
+error: the runs raised (message)."""
+
+
+@dataclass(frozen=True)
+class CaseResult:
+    """What one case did.
+
+    Attributes:
+        paper, table, row, label: which row.
+        profile: ``"smoke"`` or ``"paper"``.
+        outcome: one of :data:`OUTCOMES`.
+        reason: why it was skipped, or the error; else ``None``.
+        expected_source: ``"paper"`` (golden table) or the smoke golden file it was compared with.
+        cells: per expected cell: setting, metric, expected, ours, tolerance, verdict.
+        problems: every deviation and sanity problem, in words.
+        runs: training run fingerprint -> its run folder.
+        evaluations: setting -> the evaluation dict (protocol options, splits, features, CMC per trial).
+        wall_time_s: training and evaluation time of the runs (as recorded when they were made).
+        format: the layout version.
+    """
+
+    paper: str
+    table: int
+    row: str
+    label: str
+    profile: str
+    outcome: str
+    reason: str | None
+    expected_source: str | None
+    cells: list[dict[str, Any]] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    runs: dict[str, str] = field(default_factory=dict)
+    evaluations: dict[str, Any] = field(default_factory=dict)
+    wall_time_s: float = 0.0
+    format: int = RESULT_FORMAT
+
+    def to_dict(self) -> dict[str, Any]:
+        return json.loads(json.dumps(dataclasses.asdict(self), allow_nan=False))
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], path: Path) -> CaseResult:
+        """Rebuild a result; ``ArtifactError`` names the file and the key at fault."""
+        if not isinstance(data, Mapping):
+            raise ArtifactError(path, "a JSON object")
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise ArtifactError(path, f"only the keys {sorted(names)}", unknown[0])
+        if data.get("format") != RESULT_FORMAT:
+            raise ArtifactError(path, f"result format {RESULT_FORMAT}", "format")
+        if data.get("outcome") not in OUTCOMES:
+            raise ArtifactError(path, f"one of {OUTCOMES}", "outcome")
+        for key in ("paper", "row", "label", "profile"):
+            if not isinstance(data.get(key), str):
+                raise ArtifactError(path, "a string", key)
+        if not isinstance(data.get("table"), int):
+            raise ArtifactError(path, "an integer", "table")
+        return cls(**{k: data[k] for k in names if k in data})
+
+
+def result_path(runs_dir: Path, paper: str, table: int, slug: str) -> Path:
+    """Where a case writes its result."""
+    return runs_dir / "results" / f"{paper}_table{table}" / f"{slug}.json"
+
+
+def write_result(path: Path, result: CaseResult) -> None:
+    """Write ``result`` as JSON, atomically."""
+    atomic_write_text(path, json.dumps(result.to_dict(), indent=2, allow_nan=False) + "\n")
+
+
+def load_results(runs_dir: Path) -> list[CaseResult]:
+    """Every case result under ``runs_dir/results`` (none if the folder does not exist).
+
+    Raises:
+        ArtifactError: a result file that is not valid JSON or not a result.
+    """
+    folder = runs_dir / "results"
+    out = []
+    for path in sorted(folder.glob("*/*.json")) if folder.is_dir() else []:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as err:
+            raise ArtifactError(path, f"valid JSON ({err})") from None
+        out.append(CaseResult.from_dict(data, path))
+    return out

@@ -1,0 +1,250 @@
+"""The report's data: golden tables joined with case results and run records, ready for the templates.
+
+Nothing here formats HTML; :mod:`reid.report.render` does. Each printed cell gets the paper's
+value, ours (when the row ran), the difference and a verdict:
+
+``within`` / ``outside``   ours compared with what the case was checked against (the paper in
+                           the paper profile, the smoke recording in the smoke profile)
+``not_run``                a runnable row without a result (or a cell our code does not measure)
+``reference``              a method we do not implement: the paper's number only
+``not_applicable``         a row that cannot run on the data we support
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from reid.engine.record import RECORD, load_run_record
+from reid.errors import ArtifactError
+from reid.golden import Golden, GoldenRow, GoldenTable, claim_agrees, claim_quantity
+from reid.golden.schema import CellRef, Claim
+from reid.harness.result import CaseResult
+
+VERDICT_TEXT: Mapping[str, str] = {
+    "within": "within tolerance",
+    "outside": "outside tolerance",
+    "not_run": "not run",
+    "reference": "reference only",
+    "not_applicable": "not applicable",
+}
+
+
+@dataclass(frozen=True)
+class CellView:
+    setting: str
+    metric: str
+    paper: float | None
+    ours: float | None
+    tolerance: float | None
+    verdict: str
+
+    @property
+    def difference(self) -> float | None:
+        return None if self.ours is None or self.paper is None else self.ours - self.paper
+
+
+@dataclass(frozen=True)
+class RowView:
+    row: GoldenRow
+    cells: list[CellView]
+    outcome: str | None
+    reason: str | None
+    problems: list[str]
+    runs: list[str]
+
+
+@dataclass(frozen=True)
+class TableView:
+    table: GoldenTable
+    headers: list[tuple[str, list[str]]]
+    rows: list[RowView]
+
+    def count(self, verdict: str) -> int:
+        return sum(1 for row in self.rows for cell in row.cells if cell.verdict == verdict)
+
+
+@dataclass(frozen=True)
+class ClaimView:
+    claim: Claim
+    paper_quantity: float | None
+    paper_agrees: bool | None
+    our_quantity: float | None
+    our_agrees: bool | None
+    our_tolerance: float | None
+
+
+@dataclass(frozen=True)
+class RunView:
+    """One training run as the report shows it (from its record)."""
+
+    fingerprint: str
+    method: str
+    profile: str
+    dataset: str
+    status: str
+    environment: Mapping[str, Any]
+    protocol: Mapping[str, Any]
+    weights: Mapping[str, Any]
+    selection: Mapping[str, Any] | None
+    wall_time_s: float
+    git: Mapping[str, Any]
+    curves: list[tuple[str, list[float]]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class PaperView:
+    paper: str
+    tables: list[TableView]
+    claims: list[ClaimView]
+    runs: list[RunView]
+
+    @property
+    def num_rows(self) -> int:
+        return sum(len(t.rows) for t in self.tables)
+
+    def count(self, verdict: str) -> int:
+        """Cells of every table with ``verdict``."""
+        return sum(t.count(verdict) for t in self.tables)
+
+
+@dataclass(frozen=True)
+class AliasView:
+    """The same method's numbers for one setting and metric as different papers print them."""
+
+    alias: str
+    setting: str
+    metric: str
+    values: list[tuple[str, int, str, float]]
+
+    @property
+    def spread(self) -> float:
+        numbers = [v for *_, v in self.values]
+        return max(numbers) - min(numbers)
+
+
+@dataclass(frozen=True)
+class Report:
+    profile: str
+    papers: list[PaperView]
+    aliases: list[AliasView]
+    golden_root: Path
+    runs_dir: Path
+
+
+def _primary_mean(evaluation: Mapping[str, Any]) -> Mapping[str, Any]:
+    return evaluation["features"][evaluation["primary_feature"]]["mean"]
+
+
+def _row_view(table: GoldenTable, row: GoldenRow, result: CaseResult | None) -> RowView:
+    checked = {(c["setting"], c["metric"]): c for c in result.cells} if result else {}
+    ran = result is not None and result.outcome in ("passed", "failed")
+    cells = []
+    for setting, metric in table.cells:
+        paper = row.values.get((setting, metric))
+        if row.status != "reproduce":
+            verdict, ours, tolerance = row.status, None, row.tolerance.get(metric)
+        else:
+            ours = _primary_mean(result.evaluations[setting]).get(metric) if ran and setting in result.evaluations \
+                else None
+            check = checked.get((setting, metric))
+            tolerance = check["tolerance"] if check else row.tolerance.get(metric)
+            verdict = check["verdict"] if check and ours is not None else "not_run"
+        cells.append(CellView(setting, metric, paper, ours, tolerance, verdict))
+    return RowView(row=row, cells=cells, outcome=result.outcome if result else None,
+                   reason=result.reason if result else None, problems=list(result.problems) if result else [],
+                   runs=list(result.runs) if result else [])
+
+
+def _claim_view(golden: Golden, claim: Claim, views: Mapping[int, TableView]) -> ClaimView:
+    def paper_value(ref: CellRef) -> float | None:
+        return golden.cell(claim.paper, ref)
+
+    def our_value(ref: CellRef) -> float | None:
+        view = views.get(ref.table)
+        row = next((r for r in view.rows if r.row.row_id == ref.row), None) if view else None
+        cell = next((c for c in row.cells if (c.setting, c.metric) == (ref.setting, ref.metric)), None) if row else None
+        return cell.ours if cell else None
+
+    def tolerance(ref: CellRef) -> float:
+        return golden.tables[(claim.paper, ref.table)].row(ref.row).tolerance.get(ref.metric, 0.0)
+
+    paper_quantity = claim_quantity(claim, paper_value)
+    ours = claim_quantity(claim, our_value)
+    # Our quantity is a difference of measured cells: it may be off by the cells' tolerances together.
+    slack = tolerance(claim.a) + (max(tolerance(b) for b in claim.b) if claim.b else 0.0)
+    return ClaimView(claim=claim, paper_quantity=paper_quantity, paper_agrees=claim_agrees(claim, paper_quantity),
+                     our_quantity=ours, our_agrees=claim_agrees(claim, ours, slack), our_tolerance=slack)
+
+
+def _run_view(folder: Path) -> RunView | None:
+    path = folder / RECORD
+    if not path.is_file():
+        return None
+    record = load_run_record(path)
+    curves = []
+    evaluation = record.final_evaluation
+    if evaluation is not None:
+        for trial in evaluation["features"][evaluation["primary_feature"]]["trials"]:
+            if "cmc" in trial:
+                curves.append((f"trial {len(curves)}", list(trial["cmc"])))
+    return RunView(
+        fingerprint=record.fingerprint, method=record.config["method"], profile=record.config["profile"],
+        dataset=record.config["data"]["dataset"], status=record.status, environment=record.environment,
+        protocol=record.protocol, weights=record.weights, selection=record.selection,
+        wall_time_s=record.wall_time_s, git=record.git, curves=curves,
+    )
+
+
+def _alias_views(golden: Golden) -> list[AliasView]:
+    values: dict[tuple[str, str, str], list[tuple[str, int, str, float]]] = defaultdict(list)
+    for (paper, number), table in golden.tables.items():
+        for row in table.rows:
+            if row.alias is None:
+                continue
+            for (setting, metric), value in row.values.items():
+                values[(row.alias, setting, metric)].append((paper, number, row.row_id, value))
+    views = [AliasView(alias, setting, metric, entries) for (alias, setting, metric), entries in values.items()
+             if len({paper for paper, *_ in entries}) > 1]
+    return sorted(views, key=lambda v: (v.alias.lower(), v.setting, v.metric))
+
+
+def build_report(golden: Golden, results: Sequence[CaseResult], *, profile: str, runs_dir: Path,
+                 papers: Sequence[str] | None = None) -> Report:
+    """Join ``golden`` with the case ``results`` of ``profile`` (and the run records they name).
+
+    Raises:
+        ArtifactError: a result names a table or row the golden files do not have (results of
+            another golden version: delete them or run the cases again).
+    """
+    by_row: dict[tuple[str, int, str], CaseResult] = {}
+    for result in results:
+        if result.profile != profile:
+            continue
+        key = (result.paper, result.table, result.row)
+        if (result.paper, result.table) not in golden.tables:
+            raise ArtifactError(runs_dir / "results", f"results of golden tables only; {key} has no table")
+        by_row[key] = result
+    views = []
+    for paper in papers or sorted({p for p, _ in golden.tables}):
+        tables = []
+        for table in golden.paper_tables(paper):
+            headers = [(g.setting, list(g.metrics)) for g in table.columns]
+            rows = [_row_view(table, row, by_row.get((paper, table.table, row.row_id))) for row in table.rows]
+            tables.append(TableView(table=table, headers=headers, rows=rows))
+        by_number = {t.table.table: t for t in tables}
+        claims = [_claim_view(golden, claim, by_number) for claim in golden.claims.get(paper, ())]
+        fingerprints = sorted({fp for t in tables for r in t.rows for fp in r.runs})
+        runs = [view for view in (_run_view(runs_dir / fp) for fp in fingerprints) if view is not None]
+        views.append(PaperView(paper=paper, tables=tables, claims=claims, runs=runs))
+    return Report(profile=profile, papers=views, aliases=_alias_views(golden), golden_root=golden.root,
+                  runs_dir=runs_dir)
+
+
+def dumps_environment(environment: Mapping[str, Any]) -> str:
+    """A run's environment as compact sorted JSON (for a table cell)."""
+    return json.dumps(environment, sort_keys=True)

@@ -1,0 +1,63 @@
+"""Render a :class:`~reid.report.model.Report` to static HTML: ``index.html`` and one page per paper.
+
+Jinja templates inside the package (``reid/report/templates``), autoescaping on for every
+template, so any text from a golden file, a record or a user's file is escaped; the only markup
+inserted unescaped is the SVG this package draws itself (:func:`reid.report.svg.cmc_svg`, which
+escapes its labels). No external assets: CSS is inline, plots are inline SVG.
+"""
+
+from __future__ import annotations
+
+import datetime
+from pathlib import Path
+
+import jinja2
+from markupsafe import Markup
+
+from reid.io import atomic_write_text
+from reid.report.model import VERDICT_TEXT, Report
+from reid.report.svg import cmc_svg
+
+
+def _number(value: float | None, digits: int = 2) -> str:
+    return "–" if value is None else f"{value:.{digits}f}"
+
+
+def _signed(value: float | None) -> str:
+    return "" if value is None else f"{value:+.2f}"
+
+
+def environment() -> jinja2.Environment:
+    """The template environment (autoescape on; undefined names are errors, not blanks)."""
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("reid.report", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["num"] = _number
+    env.filters["signed"] = _signed
+    env.globals["verdict_text"] = VERDICT_TEXT
+    env.globals["cmc_svg"] = lambda curves, title: Markup(cmc_svg(curves, title))
+    return env
+
+
+def render_report(report: Report, out_dir: str | Path) -> list[Path]:
+    """Write ``index.html`` and ``<paper>.html`` for every paper of ``report`` into ``out_dir``.
+
+    Returns:
+        The files written (each atomically).
+    """
+    out = Path(out_dir)
+    env = environment()
+    created = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    written = []
+    index = env.get_template("index.html").render(report=report, created=created)
+    atomic_write_text(out / "index.html", index)
+    written.append(out / "index.html")
+    for paper in report.papers:
+        page = env.get_template("paper.html").render(report=report, paper=paper, created=created)
+        atomic_write_text(out / f"{paper.paper}.html", page)
+        written.append(out / f"{paper.paper}.html")
+    return written
