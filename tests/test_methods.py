@@ -47,7 +47,9 @@ def test_extract_gives_every_feature_for_both_modalities(name: str) -> None:
     images = torch.randn(3, 3, config.data.height, config.data.width)
     for modality in Modality:
         feats = method.extract(images, modality)
-        assert set(feats) == set(method.feature_names)
+        # Every named feature; a method with its own distance may add auxiliary ones (XIV's X features).
+        assert set(method.feature_names) <= set(feats)
+        assert set(feats) == set(method.feature_names) or callable(getattr(method, "distance", None))
         assert all(f.shape == (3, method.backbone.out_channels) and torch.isfinite(f).all() for f in feats.values())
 
 
@@ -56,7 +58,8 @@ def test_backbone_group_excludes_the_heads(name: str) -> None:
     method, _ = build(name)
     backbone = {id(p) for p in method.backbone_parameters()}
     heads = [n for n, p in method.named_parameters() if id(p) not in backbone]
-    assert heads and all(n.startswith("neck.") for n in heads)
+    # New layers (the neck, XIV's X generator) train at the head rate; nothing of the pretrained body does.
+    assert any(n.startswith("neck.") for n in heads) and not any(n.startswith("backbone.") for n in heads)
 
 
 @pytest.mark.parametrize("name", list_methods())
@@ -70,7 +73,7 @@ def test_same_generator_same_weights(name: str) -> None:
 
 
 def test_unknown_method_lists_the_valid_ones() -> None:
-    with pytest.raises(ConfigError, match="expected one of agw, caj"):
+    with pytest.raises(ConfigError, match="expected one of agw, caj, xiv"):
         create_method("agw++", num_classes=3)
 
 

@@ -93,6 +93,12 @@ class ReIDMethod(nn.Module, abc.ABC):
         """``key=value`` overrides the smoke profile adds on top of the shared smoke sizes."""
         return ()
 
+    @classmethod
+    def unsupported(cls, config: RunConfig) -> str | None:
+        """Why this suite cannot run ``config`` yet (a part the paper describes that is not implemented),
+        or ``None``; the benchmark harness skips such rows with this reason."""
+        return None
+
     @abc.abstractmethod
     def train_views(self, height: int, width: int) -> Mapping[str, ViewSpec]:
         """The views every training pair yields, in the order the network consumes them."""
@@ -103,7 +109,11 @@ class ReIDMethod(nn.Module, abc.ABC):
 
     @abc.abstractmethod
     def extract(self, images: torch.Tensor, modality: Modality) -> Mapping[str, torch.Tensor]:
-        """Test-time features of images of one modality: name -> ``[N, D]``, not normalised."""
+        """Test-time features of images of one modality: name -> ``[N, D]``, not normalised.
+
+        Every name of :attr:`feature_names`; a method that defines ``distance`` may add auxiliary
+        features it reads there (XIV: the X features of visible images).
+        """
 
     @abc.abstractmethod
     def backbone_parameters(self) -> list[nn.Parameter]:
