@@ -44,6 +44,7 @@ from reid.engine.record import RECORD, load_run_record
 from reid.engine.run import run, with_pretrained
 from reid.errors import ConfigError, ReidError
 from reid.eval.evaluate import METRICS
+from reid.harness.smoke_golden import SMOKE_THREADS
 from reid.profiles import PROFILES, build_config
 from reid.registry import list_methods
 
@@ -576,6 +577,8 @@ def _reproduce(args: argparse.Namespace) -> int:
     data_root = Path(args.data_root) if args.data_root else (
         Path(os.environ[DATA_ROOT_ENV]) if os.environ.get(DATA_ROOT_ENV) else None)
     runs_dir = Path(args.runs) / args.profile
+    if args.profile == "smoke":
+        torch.set_num_threads(SMOKE_THREADS)  # as the recordings were made
     extra = (f"model.pretrained={args.pretrained!r}",) if args.pretrained else ()
     echo = (lambda line: None) if args.quiet else print
     results = run_tables(golden, _papers(args.paper), profile=args.profile, runs_dir=runs_dir, device=str(device),
@@ -599,7 +602,7 @@ def _record_smoke(args: argparse.Namespace) -> int:
     from reid.harness.reproduce import record_smoke_table
 
     golden = load_golden()
-    # CI runs the smoke cases in pytest-xdist workers with one torch thread each: record under the same.
+    # Smoke cases run with SMOKE_THREADS threads (results depend on it): record under the same.
     torch.set_num_threads(args.threads)
     runs_dir = Path(args.runs) / "smoke"
     for paper in _papers(args.paper):
@@ -607,8 +610,15 @@ def _record_smoke(args: argparse.Namespace) -> int:
             if args.table and table.table not in args.table:
                 continue
             path = record_smoke_table(golden, paper, table.table, runs_dir)
-            print(f"recorded {path}")
+            print(f"recorded {path}" if path else f"{table.key}: no runnable row, nothing recorded")
     return 0
+
+
+def _add_bench_folders(parser: argparse.ArgumentParser, *, report: bool) -> None:
+    parser.add_argument("--runs", default=str(DEFAULT_BENCH_RUNS), metavar="DIR",
+                        help="runs folder (default runs/benchmarks; each profile in DIR/<profile>)")
+    if report:
+        parser.add_argument("--report", default="reports", metavar="DIR", help="report folder (default reports)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -712,9 +722,7 @@ def build_parser() -> argparse.ArgumentParser:
     reproduce.add_argument("--data-root", metavar="DIR",
                            help=f"folder of the real data sets (default ${DATA_ROOT_ENV})")
     reproduce.add_argument("--pretrained", metavar="PATH", help="ImageNet weights file for paper-profile runs")
-    reproduce.add_argument("--runs", default=str(DEFAULT_BENCH_RUNS), metavar="DIR",
-                           help="runs folder (default runs/benchmarks; results in DIR/<profile>)")
-    reproduce.add_argument("--report", default="reports", metavar="DIR", help="report folder (default reports)")
+    _add_bench_folders(reproduce, report=True)
     reproduce.add_argument("--quiet", action="store_true", help="print only the summary line")
     reproduce.set_defaults(command_parser=reproduce, handler=_reproduce, takes_overrides=False)
 
@@ -725,9 +733,7 @@ def build_parser() -> argparse.ArgumentParser:
         allow_abbrev=False,
     )
     report.add_argument("--profile", default="smoke", choices=PROFILES, help="whose results (default smoke)")
-    report.add_argument("--runs", default=str(DEFAULT_BENCH_RUNS), metavar="DIR",
-                        help="runs folder (default runs/benchmarks)")
-    report.add_argument("--report", default="reports", metavar="DIR", help="report folder (default reports)")
+    _add_bench_folders(report, report=True)
     report.set_defaults(command_parser=report, handler=_report, takes_overrides=False)
 
     record = commands.add_parser(
@@ -738,8 +744,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     record.add_argument("paper", metavar="PAPER", help="cmmp, ffdml, xiv, mscmnet, cmft or all")
     record.add_argument("--table", type=int, action="append", help="only this table number (repeatable)")
-    record.add_argument("--runs", default=str(DEFAULT_BENCH_RUNS), metavar="DIR", help="runs folder")
-    record.add_argument("--threads", type=int, default=1, help="torch threads (default 1, as in CI's workers)")
+    _add_bench_folders(record, report=False)
+    record.add_argument("--threads", type=int, default=SMOKE_THREADS,
+                        help=f"torch threads (default {SMOKE_THREADS}, as every smoke case runs)")
     record.set_defaults(command_parser=record, handler=_record_smoke, takes_overrides=False)
     return parser
 

@@ -97,3 +97,23 @@ def test_pages_load_in_headless_chromium_without_console_errors(pages, tmp_path)
         console = [line for line in completed.stderr.splitlines() if ":CONSOLE" in line]
         assert not console, (name, console)
         assert "</table>" in completed.stdout
+
+
+def test_reid_report_renders_every_table_even_with_nothing_run(tmp_path):
+    from reid.cli import main
+
+    assert main(["report", "--runs", str(tmp_path / "runs"), "--report", str(tmp_path / "out")]) == 0
+    page = (tmp_path / "out" / "xiv.html").read_text()
+    assert page.count("<h2 id=\"xiv_table") == 5 and 'class="num not_run"' in page and "Claims audit" in page
+
+
+@pytest.mark.parametrize(
+    ("argv", "words"),
+    [(["reproduce", "nope"], "paper 'nope' is not known"),
+     (["reproduce", "xiv", "--profile", "paper", "--device", "cpu"], "needs a CUDA device")],
+)
+def test_reproduce_refuses_bad_requests_before_running(argv, words, capsys, tmp_path):
+    from reid.cli import main
+
+    assert main([*argv, "--runs", str(tmp_path)]) == 2
+    assert words in capsys.readouterr().err

@@ -15,8 +15,9 @@ from reid.harness.execute import SettingResult
 
 VERDICTS = ("within", "outside", "not_run")
 
-SANITY_CHANCE_FACTOR = 2.0
-"""A smoke run must reach at least this many times chance rank-1 (``100 / gallery identities``)."""
+SANITY_CHANCE_FACTOR = 1.0
+"""A smoke run's rank-1 must exceed this many times chance (``100 / gallery identities``): above chance.
+The recording (3 points of tolerance) is the sharper check; see docs/decisions.md, "Smoke golden"."""
 
 
 @dataclass(frozen=True)
@@ -84,9 +85,9 @@ def sanity_problems(ours: Mapping[str, SettingResult], chance_factor: float = SA
             problems.append(f"{key}: CMC decreases ({ranks})")
         gallery_ids = min(s["num_gallery_ids"] for s in result.evaluation["splits"])
         chance = 100.0 / gallery_ids
-        if "rank1" in values and values["rank1"] < chance_factor * chance:
+        if "rank1" in values and values["rank1"] <= chance_factor * chance:
             problems.append(
-                f"{key} rank1 = {values['rank1']:.2f} is below {chance_factor:g} x chance "
+                f"{key} rank1 = {values['rank1']:.2f} is not above {chance_factor:g} x chance "
                 f"({chance:.2f} for {gallery_ids} gallery identities)"
             )
     return problems

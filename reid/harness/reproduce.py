@@ -168,6 +168,8 @@ def record_smoke_table(
             if value is not None
         }
         rows[case.id] = SmokeEntry(fingerprints=tuple(runs.records), values=values)
+    if not rows:
+        return None
     path = smoke_path(golden.root, paper, table)
     write_smoke_golden(path, paper, table, rows)
     return path
