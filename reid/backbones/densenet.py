@@ -22,6 +22,7 @@ from torch import nn
 from torchvision.models import densenet as tv_densenet
 
 from reid.backbones.pretrained import load_torchvision_state_dict, match_state_dict
+from reid.backbones.resnet import reset_batchnorm_
 from reid.data.transforms.draws import check_generator
 from reid.errors import ConfigError
 
@@ -40,9 +41,7 @@ def reset_densenet_parameters_(module: nn.Module, generator: torch.Generator) ->
         if isinstance(sub, nn.Conv2d):
             nn.init.kaiming_normal_(sub.weight, generator=generator)
         elif isinstance(sub, nn.BatchNorm2d):
-            sub.reset_running_stats()
-            nn.init.ones_(sub.weight)
-            nn.init.zeros_(sub.bias)
+            reset_batchnorm_(sub)
         elif next(sub.parameters(recurse=False), None) is not None:
             raise TypeError(f"reset_densenet_parameters_: no initialisation rule for {type(sub).__name__}")
 

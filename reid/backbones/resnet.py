@@ -90,11 +90,16 @@ def reset_resnet_parameters_(module: nn.Module, generator: torch.Generator) -> N
             if sub.bias is not None:
                 nn.init.zeros_(sub.bias)
         elif isinstance(sub, nn.BatchNorm2d):
-            sub.reset_running_stats()
-            nn.init.ones_(sub.weight)
-            nn.init.zeros_(sub.bias)
+            reset_batchnorm_(sub)
         elif next(sub.parameters(recurse=False), None) is not None:
             raise TypeError(f"reset_resnet_parameters_: no initialisation rule for {type(sub).__name__}")
+
+
+def reset_batchnorm_(bn: nn.BatchNorm2d) -> None:
+    """torchvision's BatchNorm initialisation (ResNet, DenseNet): weight 1, bias 0, fresh running statistics."""
+    bn.reset_running_stats()
+    nn.init.ones_(bn.weight)
+    nn.init.zeros_(bn.bias)
 
 
 def set_layer_stride_(layer: nn.Sequential, stride: int) -> None:

@@ -12,7 +12,6 @@ value, ours (when the row ran), the difference and a verdict:
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -244,7 +243,3 @@ def build_report(golden: Golden, results: Sequence[CaseResult], *, profile: str,
     return Report(profile=profile, papers=views, aliases=_alias_views(golden), golden_root=golden.root,
                   runs_dir=runs_dir)
 
-
-def dumps_environment(environment: Mapping[str, Any]) -> str:
-    """A run's environment as compact sorted JSON (for a table cell)."""
-    return json.dumps(environment, sort_keys=True)
