@@ -12,10 +12,12 @@ with the path expected), ``--runs-dir`` (where runs, their cache and case result
 
 Markers: the paper key (``-m xiv``) and ``table<N>`` (``-m "xiv and table4"``).
 
-CI selection (``--smoke-selection=ci``, :func:`ci_selection`): each registered method's first
-runnable row (rows with the same config train once anyway: runs are cached by fingerprint); rows
-that do not run (reference, not applicable, not yet implemented) stay collected and skip with their
-reason, so every table shows whole.
+CI selection (``--smoke-selection=ci``, :func:`ci_selection`): per registered method, every row
+that trains the method's most shared smoke config (one training per method: runs are cached by
+fingerprint); rows that do not run (reference, not applicable, not yet implemented) stay collected
+and skip with their reason, so every table shows whole. Each case is in the ``xdist_group`` of its
+method, so ``-n 2 --dist loadgroup`` keeps the rows of one training on one worker instead of
+leaving a worker waiting on the other's run lock.
 """
 
 from __future__ import annotations
@@ -27,8 +29,9 @@ import pytest
 import torch
 
 from reid.cli import DATA_ROOT_ENV
+from reid.config import fingerprint
 from reid.golden import PAPERS, Golden, load_golden
-from reid.harness.cases import Case, table_cases
+from reid.harness.cases import Case, plan, table_cases
 from reid.harness.reproduce import reproduce_case
 from reid.harness.smoke_golden import SMOKE_THREADS
 
@@ -135,19 +138,23 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     module = metafunc.module
     cases = table_cases(_bench(metafunc.config).golden, module.PAPER, module.TABLE)
     marks = [getattr(pytest.mark, module.PAPER), getattr(pytest.mark, f"table{module.TABLE}")]
-    metafunc.parametrize("case", [pytest.param(c, id=c.id, marks=marks) for c in cases])
+    metafunc.parametrize("case", [
+        pytest.param(c, id=c.id, marks=[*marks, pytest.mark.xdist_group(c.row.method or "none")]) for c in cases
+    ])
 
 
 def ci_selection(golden: Golden) -> set[tuple[str, int, str]]:
-    """``(paper, table, row id)`` of the CI selection: each registered method's first runnable row in paper
-    and table order (one training per method; rows sharing those runs are left to the full smoke set, since
-    parallel workers would wait on each other's run locks)."""
-    selected: dict[str, tuple[str, int, str]] = {}
+    """``(paper, table, row id)`` of the CI selection: per registered method, every runnable row that trains
+    the method's most shared smoke config (its full configuration, printed in most tables; ties: the first in
+    paper and table order). One training per method then covers each table that prints that configuration."""
+    rows: dict[str, dict[str, list[tuple[str, int, str]]]] = {}
     for paper, number in golden.tables:
         for case in table_cases(golden, paper, number):
             if case.skip_reason() is None:
-                selected.setdefault(case.row.method, (paper, number, case.id))
-    return set(selected.values())
+                config = plan(case, golden, "smoke")[0].config
+                rows.setdefault(case.row.method, {}).setdefault(fingerprint(config), []).append(
+                    (paper, number, case.id))
+    return {key for configs in rows.values() for key in max(configs.values(), key=len)}
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -20,13 +20,19 @@ def build(name: str, num_classes: int = 6, seed: int = 0, **overrides):
 
 
 def random_batch(method, config, pairs: int = 6) -> TrainBatch:
+    """Random images through the method's own training views (a mask view keeps its own shape)."""
     g = torch.Generator().manual_seed(1)
     h, w = config.data.height, config.data.width
-    views = method.train_views(h, w)
-    return TrainBatch(
-        views={k: torch.randn(pairs, 3, h, w, generator=g) for k in views},
-        labels=torch.arange(pairs) % 3,
-    )
+    specs = method.train_views(h, w)
+    built: dict[str, list[torch.Tensor]] = {name: [] for name in specs}
+    for _ in range(pairs):
+        sources = {m: torch.rand(3, h, w, generator=g) for m in Modality}
+        done: dict[str, torch.Tensor] = {}
+        for name, spec in specs.items():
+            source = sources[spec.source] if isinstance(spec.source, Modality) else done[spec.source]
+            done[name] = spec.transform(source, g)
+            built[name].append(done[name])
+    return TrainBatch(views={k: torch.stack(v) for k, v in built.items()}, labels=torch.arange(pairs) % 3)
 
 
 @pytest.mark.parametrize("name", list_methods())
@@ -58,8 +64,9 @@ def test_backbone_group_excludes_the_heads(name: str) -> None:
     method, _ = build(name)
     backbone = {id(p) for p in method.backbone_parameters()}
     heads = [n for n, p in method.named_parameters() if id(p) not in backbone]
-    # New layers (the neck, XIV's X generator) train at the head rate; nothing of the pretrained body does.
-    assert any(n.startswith("neck.") for n in heads) and not any(n.startswith("backbone.") for n in heads)
+    # New layers (the neck, XIV's X generator, CMMP's decoder and mask token) train at the head rate; nothing of
+    # the pretrained body does.
+    assert any(n.startswith(("neck.", "decoder.")) for n in heads) and not any(n.startswith("backbone.") for n in heads)
 
 
 @pytest.mark.parametrize("name", list_methods())
@@ -73,7 +80,7 @@ def test_same_generator_same_weights(name: str) -> None:
 
 
 def test_unknown_method_lists_the_valid_ones() -> None:
-    with pytest.raises(ConfigError, match="expected one of agw, caj, xiv"):
+    with pytest.raises(ConfigError, match="expected one of agw, caj, cmmp, cmmp_pretrain, xiv"):
         create_method("agw++", num_classes=3)
 
 

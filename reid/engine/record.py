@@ -58,6 +58,9 @@ class RunRecord:
         final_evaluation: the evaluation of the selected model, or ``None``.
         wall_time_s: seconds spent in the run, summed over resumed segments.
         resumed_at_epochs: epochs a resumed segment started from (empty for one segment).
+        stages: the earlier runs this one was initialised from, first to last (CMMP: its
+            pre-training): ``stage``, ``method``, ``fingerprint``, ``wall_time_s``, ``epochs`` and
+            ``final_train`` (the last epoch's losses); empty for a single-stage run.
         format: the record layout version.
     """
 
@@ -75,7 +78,13 @@ class RunRecord:
     final_evaluation: dict[str, Any] | None
     wall_time_s: float
     resumed_at_epochs: list[int] = field(default_factory=list)
+    stages: list[dict[str, Any]] = field(default_factory=list)
     format: int = RECORD_FORMAT
+
+    @property
+    def total_wall_time_s(self) -> float:
+        """Seconds of this run and of every stage it was initialised from."""
+        return self.wall_time_s + sum(float(stage["wall_time_s"]) for stage in self.stages)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (a deep copy)."""
@@ -95,6 +104,7 @@ class RunRecord:
         unknown = sorted(set(data) - expected)
         if unknown:
             raise ArtifactError(path, f"only the keys {sorted(expected)}", unknown[0])
+        data = {"stages": [], **data}  # records written before stages existed had none
         for name, types in _TYPES.items():
             if name not in data:
                 raise ArtifactError(path, "a value (key missing)", name)
@@ -132,6 +142,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "final_evaluation": (dict, type(None)),
     "wall_time_s": (int, float),
     "resumed_at_epochs": (list,),
+    "stages": (list,),
 }
 
 

@@ -108,16 +108,42 @@ def run(
     """
     config = with_pretrained(config)
     check_run_config(config)
-    folder = Path(out_dir) / fingerprint(config)
-    if resume and (folder / RECORD).is_file():
-        cached = load_run_record(folder / RECORD)
-        if cached.status == "completed" and cached.fingerprint == fingerprint(config):
-            return cached
+    cached = completed_record(config, Path(out_dir)) if resume else None
+    if cached is not None:
+        return cached
     with distributed_world(device) as world:
-        if config.model.pretrained is None and world.is_main:
-            log.warning("run %s: no ImageNet weights given; the model starts FROM SCRATCH", fingerprint(config))
-        return _Run(config, folder, world, resume=resume, progress=progress, deterministic=deterministic,
-                    sync_batchnorm=sync_batchnorm).execute()
+        options = {"resume": resume, "progress": progress, "deterministic": deterministic,
+                   "sync_batchnorm": sync_batchnorm}
+        return _run_stages(config, Path(out_dir), world, options)
+
+
+def completed_record(config: RunConfig, out_dir: Path) -> RunRecord | None:
+    """The record of ``config``'s completed run in ``out_dir``, or ``None``."""
+    path = out_dir / fingerprint(config) / RECORD
+    if not path.is_file():
+        return None
+    cached = load_run_record(path)
+    return cached if cached.status == "completed" and cached.fingerprint == fingerprint(config) else None
+
+
+def _run_stages(config: RunConfig, out_dir: Path, world: World, options: dict[str, Any]) -> RunRecord:
+    """``config``'s run, after the pre-training run its method declares (each reused when completed)."""
+    check_run_config(config)
+    cached = completed_record(config, out_dir) if options["resume"] else None
+    if cached is not None:
+        return cached
+    stages: list[dict[str, Any]] = []
+    pretraining = method_class(config.method).pretraining(config)
+    if pretraining is not None:
+        record = _run_stages(pretraining, out_dir, world, options)
+        stages = [*record.stages, {"stage": "pretraining", "method": record.config["method"],
+                                   "fingerprint": record.fingerprint, "wall_time_s": record.wall_time_s,
+                                   "epochs": len(record.epochs),
+                                   "final_train": record.epochs[-1]["train"] if record.epochs else None}]
+    if config.model.pretrained is None and world.is_main and not stages:
+        log.warning("run %s: no ImageNet weights given; the model starts FROM SCRATCH", fingerprint(config))
+    init_from = out_dir / stages[-1]["fingerprint"] / LAST if stages else None
+    return _Run(config, out_dir / fingerprint(config), world, init_from=init_from, stages=stages, **options).execute()
 
 
 def with_pretrained(config: RunConfig) -> RunConfig:
@@ -190,9 +216,12 @@ class _Run:
 
     def __init__(
         self, config: RunConfig, folder: Path, world: World, *, resume: bool, progress: bool,
-        deterministic: bool, sync_batchnorm: bool,
+        deterministic: bool, sync_batchnorm: bool, init_from: Path | None = None,
+        stages: list[dict[str, Any]] | None = None,
     ) -> None:
         self.config = config
+        self.init_from = init_from
+        self.stages = list(stages or [])
         self.fingerprint = fingerprint(config)
         self.folder = folder
         self.world = world
@@ -231,6 +260,9 @@ class _Run:
         # Labels are fixed before the method exists: the classifier's width is the number of identities.
         labels = relabel(s.pid for s in self.dataset.train)
         self.method = build_method(cfg, len(labels))
+        if self.init_from is not None:
+            state = load_checkpoint(self.init_from)
+            self.method.load_pretraining(state["model"])
         memory_format = torch.channels_last if self.channels_last else torch.preserve_format
         self.method.to(self.device, memory_format=memory_format)
         if self.sync_batchnorm:
@@ -322,6 +354,9 @@ class _Run:
         """The selected epoch's model, its evaluation (reused if it was evaluated during training)."""
         cfg = self.config
         last = cfg.optim.epochs - 1
+        if not self.method.evaluates:
+            # A stage without a ReID head (pre-training): its last weights are its product.
+            return {"rule": "last", "epoch": last, "selection_uses_test_set": False, "criterion": None}, None
         if cfg.eval.selection == "last":
             epoch, criterion = last, None
         else:
@@ -366,6 +401,7 @@ class _Run:
             final_evaluation=final,
             wall_time_s=self.wall_time(),
             resumed_at_epochs=self.resumed_at_epochs,
+            stages=self.stages,
         )
         write_run_record(self.folder / RECORD, record)
         return record

@@ -99,7 +99,7 @@ def execute(trainings: Sequence[Training], runs_dir: Path, *, device: str = "cpu
         with run_lock(runs_dir, name):
             record = run(training.config, out_dir=runs_dir, device=device, progress=progress)
         records[record.fingerprint] = record
-        wall += record.wall_time_s
+        wall += record.total_wall_time_s
         first, *others = training.evaluations
         for key in first.settings:
             results[key] = SettingResult(

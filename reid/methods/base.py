@@ -77,6 +77,8 @@ class ReIDMethod(nn.Module, abc.ABC):
 
     name: ClassVar[str]
     feature_names: ClassVar[tuple[str, ...]] = ("pool", "bn")
+    evaluates: ClassVar[bool] = True
+    """False for a stage with no ReID head (CMMP's pre-training): the engine then skips the final evaluation."""
 
     @classmethod
     @abc.abstractmethod
@@ -98,6 +100,19 @@ class ReIDMethod(nn.Module, abc.ABC):
         """Why this suite cannot run ``config`` yet (a part the paper describes that is not implemented),
         or ``None``; the benchmark harness skips such rows with this reason."""
         return None
+
+    @classmethod
+    def pretraining(cls, config: RunConfig) -> RunConfig | None:
+        """The run this method's training starts from (CMMP's pre-training), or ``None``.
+
+        The engine runs (or reuses) that run first, in the same runs folder and process group, and
+        passes its final weights to :meth:`load_pretraining` before the first epoch.
+        """
+        return None
+
+    def load_pretraining(self, state: Mapping[str, torch.Tensor]) -> None:
+        """Initialise from the final state dict of the :meth:`pretraining` run."""
+        raise NotImplementedError(f"{type(self).__name__} declares no pre-training stage")
 
     @abc.abstractmethod
     def train_views(self, height: int, width: int) -> Mapping[str, ViewSpec]:

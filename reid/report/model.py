@@ -93,6 +93,7 @@ class RunView:
     wall_time_s: float
     git: Mapping[str, Any]
     curves: list[tuple[str, list[float]]] = field(default_factory=list)
+    stages: list[Mapping[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -195,7 +196,7 @@ def _run_view(folder: Path) -> RunView | None:
         fingerprint=record.fingerprint, method=record.config["method"], profile=record.config["profile"],
         dataset=record.config["data"]["dataset"], status=record.status, environment=record.environment,
         protocol=record.protocol, weights=record.weights, selection=record.selection,
-        wall_time_s=record.wall_time_s, git=record.git, curves=curves,
+        wall_time_s=record.wall_time_s, git=record.git, curves=curves, stages=list(record.stages),
     )
 
 

@@ -28,6 +28,7 @@ ENTRY_RESAMPLE: dict[str, Image.Resampling] = {
     "agw": LANCZOS,
     "caj": LANCZOS,
     "cmmp": LANCZOS,
+    "cmmp_pretrain": LANCZOS,
     "ffdml": LANCZOS,
     "mscmnet": LANCZOS,
     "xiv": BILINEAR,
