@@ -332,3 +332,17 @@ def test_engine_runs_the_pretraining_first_and_records_it(tmp_path):
     before = (tmp_path / pre.fingerprint / LAST).stat().st_mtime_ns
     again = run(config, out_dir=tmp_path)
     assert again == record and (tmp_path / pre.fingerprint / LAST).stat().st_mtime_ns == before
+
+
+def test_a_standalone_paper_pretraining_is_the_run_fine_tuning_reuses():
+    # The paper pre-trains on 4 GPUs and fine-tunes on one: `torchrun ... reid.cli train cmmp_pretrain --profile paper`
+    # then `reid train cmmp --profile paper` must name the same pre-training run.
+    from reid.config import fingerprint
+
+    shared = ["data.root='/data/sysu_mm01'", "model.pretrained='/w/resnet50.pth'"]
+    for variant in ([], ["method_options.mask_size=8", "method_options.mask_ratio=0.75"],
+                    ["method_options.target='g'"]):
+        derived = CMMP.pretraining(build_config("cmmp", "paper", [*shared, *variant]))
+        assert fingerprint(build_config("cmmp_pretrain", "paper", [*shared, *variant])) == fingerprint(derived)
+    epochs = CMMP.pretraining(build_config("cmmp", "paper", [*shared, "method_options.pretrain_epochs=100"]))
+    assert fingerprint(build_config("cmmp_pretrain", "paper", [*shared, "optim.epochs=100"])) == fingerprint(epochs)

@@ -455,3 +455,18 @@ def test_killed_distributed_run_resumes_exactly(two_ranks: Path, tmp_path: Path)
     state = load_checkpoint(killed / "last.pt")["model"]
     for name, tensor in load_checkpoint(two_ranks / "runs" / fingerprint(config) / "last.pt")["model"].items():
         assert torch.equal(state[name], tensor), name
+
+
+@pytest.mark.slow
+def test_a_pretraining_stage_runs_data_parallel_before_its_fine_tuning(tmp_path: Path) -> None:
+    # CMMP: both stages in one process group; the pre-training's batch (2 ids x 2 pairs) splits over the ranks.
+    config = build_config("cmmp", "smoke", (*SHRINK, "optim.epochs=1", "data.height=32", "data.width=16",
+                                            "data.num_ids_per_batch=2", "method_options.pretrain_ids_per_batch=2",
+                                            "method_options.pretrain_per_id=2", "method_options.pretrain_epochs=100"))
+    wait(launch(RUN_WORKER, [json.dumps(to_dict(config)), str(tmp_path / "runs")], tmp_path / "logs"),
+         tmp_path / "logs")
+    record = load_run_record(tmp_path / "runs" / fingerprint(config) / "record.json")
+    pre = load_run_record(tmp_path / "runs" / record.stages[0]["fingerprint"] / "record.json")
+    assert pre.config["method"] == "cmmp_pretrain" and pre.final_evaluation is None
+    assert [e["world_size"] for e in pre.epochs] == [2] and [e["world_size"] for e in record.epochs] == [2]
+    assert record.status == "completed" and record.final_evaluation is not None
