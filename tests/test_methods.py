@@ -113,3 +113,10 @@ def test_paper_configs_hold_the_reference_hyperparameters() -> None:
         assert config.eval.feature == "bn" and config.eval.selection == "last"
     assert (agw.optim.epochs, caj.optim.epochs) == (81, 100)
     assert dict(caj.method_options) == {"alpha": 1.0, "gamma": 1.0, "square": 1} and caj.eval.flip
+
+
+def test_a_method_without_a_pretraining_stage_refuses_one() -> None:
+    method, config = build("agw")
+    assert method_class("agw").pretraining(config) is None
+    with pytest.raises(ConfigError, match="declares no pre-training stage"):
+        method.load_pretraining({})

@@ -13,6 +13,7 @@ from torch import nn
 from reid.config import RunConfig
 from reid.data.sample import Modality
 from reid.data.transforms import Transform
+from reid.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -111,8 +112,12 @@ class ReIDMethod(nn.Module, abc.ABC):
         return None
 
     def load_pretraining(self, state: Mapping[str, torch.Tensor]) -> None:
-        """Initialise from the final state dict of the :meth:`pretraining` run."""
-        raise NotImplementedError(f"{type(self).__name__} declares no pre-training stage")
+        """Initialise from the final state dict of the :meth:`pretraining` run.
+
+        Raises:
+            ConfigError: this method declares no pre-training stage (the engine never calls it then).
+        """
+        raise ConfigError(f"{type(self).__name__} declares no pre-training stage; it cannot load one")
 
     @abc.abstractmethod
     def train_views(self, height: int, width: int) -> Mapping[str, ViewSpec]:
