@@ -14,6 +14,7 @@ from PIL import Image
 
 from reid.data.datasets.base import ImageDataset
 from reid.data.sample import Modality, Sample
+from reid.data.synthetic.cache import DEFAULT_CAPACITY, RenderCache
 from reid.data.synthetic.checks import check_positive, check_range
 from reid.data.synthetic.renderer import sample_view
 from reid.data.synthetic.scene import SceneKind
@@ -81,6 +82,8 @@ class SyntheticVIReID(ImageDataset):
         modality_gap: 0 (infrared = grey visible) .. 1 (infrared keeps no colour information).
         counts: per-(camera, identity) image counts to copy, e.g. the real SYSU-MM01 ones.
         test_ids: the test identities; required with ``counts`` and only with it.
+        render_cache: rendered images :meth:`read` keeps in memory (:class:`RenderCache`; 0: none).
+            Pixels do not depend on it.
 
     Raises:
         ConfigError: an argument out of range, or ``counts``/``test_ids`` inconsistent.
@@ -100,7 +103,9 @@ class SyntheticVIReID(ImageDataset):
         modality_gap: float = 0.5,
         counts: SysuPermutations | None = None,
         test_ids: Sequence[int] | None = None,
+        render_cache: int = DEFAULT_CAPACITY,
     ) -> None:
+        self._cache = RenderCache(render_cache)
         self.world = SyntheticWorld(seed, height, width, modality_gap)
         self.seed = self.world.seed
         self.modality_gap = self.world.renderer.modality_gap
@@ -187,7 +192,8 @@ class SyntheticVIReID(ImageDataset):
         ):
             if value != expected:
                 raise DatasetError(sample.path, f"{field} {expected!s} as the key says, got {value!s}", field)
-        return Image.fromarray(self.render(camid, pid, instance))
+        pixels = self._cache.get((camid, pid, instance), lambda: self.render(camid, pid, instance))
+        return Image.fromarray(pixels)
 
     def permutations(self, num_trials: int = 10) -> SysuPermutations:
         """Seeded gallery permutations in ``rand_perm_cam.mat``'s layout for this data set's counts.
