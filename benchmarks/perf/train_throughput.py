@@ -3,11 +3,12 @@
 Not a test: prints figures. Usage::
 
     python benchmarks/perf/train_throughput.py [--method agw] [--profile smoke|paper] [--device cpu|cuda]
-        [--steps 20] [--workers 0] [key=value ...]
+        [--steps 20] [--rounds 5] [--workers 0] [key=value ...]
 
 Both measurements run the same method, config, optimiser and :func:`reid.engine.train.train_one_epoch`
 (forward, loss, backward, step; AMP and channels-last as the config says on CUDA), for ``--steps``
-batches after 3 warm-up batches:
+batches after 3 warm-up batches, alternating ``--rounds`` times so that a machine's drift in speed
+(easily +-20% on shared CPUs) falls on both alike; the ratio is the median of the rounds' ratios:
 
 * model only: pre-made random batches of the config's shape, already on the device;
 * full pipeline: the run's DataLoader (decode or render, resize, augmentation, collation, transfer).
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import statistics
 import sys
 
 import torch
@@ -54,6 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", default="smoke", choices=("smoke", "paper"))
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--steps", type=int, default=20, help="timed batches per measurement (default 20)")
+    parser.add_argument("--rounds", type=int, default=5, help="alternating measurements of each (default 5)")
     parser.add_argument("--workers", type=int, default=None, help="data-loader workers (default: the config's)")
     parser.add_argument("overrides", nargs="*", help="key=value config overrides")
     args = parser.parse_args(argv)
@@ -91,20 +94,25 @@ def main(argv: list[str] | None = None) -> int:
 
     warmup = 3
     measure(method, [fake] * warmup, optimizer, config, device)
-    model_only = measure(method, [fake] * args.steps, optimizer, config, device)
     batches = endless_loader()
     measure(method, itertools.islice(batches, warmup), optimizer, config, device)
-    pipeline = measure(method, itertools.islice(batches, args.steps), optimizer, config, device)
+    model_only, pipeline = [], []
+    for _ in range(args.rounds):
+        model_only.append(measure(method, [fake] * args.steps, optimizer, config, device))
+        pipeline.append(measure(method, itertools.islice(batches, args.steps), optimizer, config, device))
+    ratios = [p / m for p, m in zip(pipeline, model_only)]
 
     views = len(real.views)
     print(
         f"torch {torch.__version__}, device {device}, {torch.get_num_threads()} threads, method {config.method}, "
         f"profile {config.profile}, {config.model.arch} at {config.data.height}x{config.data.width}, "
-        f"batch {real.labels.numel()} pairs x {views} views, {config.data.num_workers} workers, {args.steps} steps"
+        f"batch {real.labels.numel()} pairs x {views} views, {config.data.num_workers} workers, "
+        f"{args.rounds} rounds x {args.steps} steps each"
     )
-    print(f"model only (random tensors on device): {model_only:8.1f} images/s")
-    print(f"full pipeline (load, augment, model):  {pipeline:8.1f} images/s")
-    print(f"pipeline / model only: {pipeline / model_only:.1%} (goal >= 90%)")
+    print(f"model only (random tensors on device): {statistics.median(model_only):8.1f} images/s (median)")
+    print(f"full pipeline (load, augment, model):  {statistics.median(pipeline):8.1f} images/s (median)")
+    spread = f"rounds {min(ratios):.1%} .. {max(ratios):.1%}"
+    print(f"pipeline / model only: {statistics.median(ratios):.1%} median, {spread} (goal >= 90%)")
     return 0
 
 
