@@ -1,8 +1,8 @@
-"""A bounded memory of rendered synthetic images, so an epoch does not draw the same person twice.
+"""A bounded memory of rendered synthetic images, so a run does not render the same image twice.
 
-Rendering one image takes about 1 ms of CPU, which on a 2-core machine is an eighth of a
-smoke-profile training step per image and the largest part of the data path; a training run
-reads each image about twice per epoch. An image is a pure function of its key (see
+Rendering one image takes about 1 ms of CPU: on a 2-core machine an eighth of what a smoke-profile
+training step spends per image, and the largest part of the data path; a training run reads each
+image about twice per epoch. An image is a pure function of its key (see
 :mod:`reid.data.synthetic.seeds`), so keeping it changes no pixel and no result.
 """
 
