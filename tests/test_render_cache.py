@@ -49,9 +49,14 @@ def test_bad_capacity_is_refused(capacity) -> None:
         RenderCache(capacity)
 
 
-def test_synthetic_reads_give_the_same_pixels_with_and_without_the_cache() -> None:
+def test_synthetic_reads_render_once_and_give_the_same_pixels_as_without_the_cache(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     cached, uncached = SyntheticVIReID(**SMALL), SyntheticVIReID(**SMALL, render_cache=0)
     samples = cached.train[:3] + cached.test[:2]
+    renders: list[tuple[int, int, int]] = []
+    render = cached.render
+    monkeypatch.setattr(cached, "render", lambda *key: renders.append(key) or render(*key))
     for _ in range(2):
         for sample in samples:
             first = cached.read(sample)
@@ -60,3 +65,4 @@ def test_synthetic_reads_give_the_same_pixels_with_and_without_the_cache() -> No
             first.paste((255, 0, 0), (0, 0, 4, 4))
     for sample in samples:
         np.testing.assert_array_equal(np.asarray(cached.read(sample)), np.asarray(uncached.read(sample)))
+    assert renders == [(s.camid, s.pid, s.instance) for s in samples]

@@ -6,31 +6,18 @@ and exact chance levels) with a test-sized budget: about 10 s per run on one cor
 """
 
 import functools
-import importlib.util
-import sys
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "perf" / "synthetic_learnability.py"
+from tests.scripts import load_perf_script
+
 BUDGET = {"steps": 300, "seed": 0, "num_train_ids": 48, "num_test_ids": 16, "width": 16, "batch_size": 48}
-
-
-def load_script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("synthetic_learnability", SCRIPT)
-    assert spec is not None and spec.loader is not None, SCRIPT
-    module = importlib.util.module_from_spec(spec)
-    # Registered before running so its dataclasses can resolve their module.
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 @functools.cache
 def experiment(modality_gap: float) -> Any:
-    return load_script().run_experiment(modality_gap, **BUDGET)
+    return load_perf_script("synthetic_learnability").run_experiment(modality_gap, **BUDGET)
 
 
 @pytest.mark.slow

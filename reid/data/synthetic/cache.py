@@ -13,7 +13,7 @@ from collections.abc import Callable, Hashable
 
 import numpy as np
 
-from reid.errors import ConfigError
+from reid.data.synthetic.checks import check_integer
 
 DEFAULT_CAPACITY = 4096
 """Images kept by default: all 810 of the default synthetic image layout; at most ~100 MB at 128x64."""
@@ -33,9 +33,7 @@ class RenderCache:
     """
 
     def __init__(self, capacity: int = DEFAULT_CAPACITY) -> None:
-        if isinstance(capacity, bool) or not isinstance(capacity, int) or capacity < 0:
-            raise ConfigError(f"render cache capacity: expected an integer >= 0, got {capacity!r}")
-        self.capacity = capacity
+        self.capacity = check_integer("render_cache capacity", capacity, 0)
         self._images: OrderedDict[Hashable, np.ndarray] = OrderedDict()
 
     def __len__(self) -> int:

@@ -7,8 +7,8 @@ import numbers
 from reid.errors import ConfigError
 
 
-def check_positive(name: str, value: object, high: int | None = None) -> int:
-    """``value`` as an int if it is an integer in ``1..high`` (no upper bound when ``high`` is None).
+def check_integer(name: str, value: object, low: int, high: int | None = None) -> int:
+    """``value`` as an int if it is an integer in ``low..high`` (no upper bound when ``high`` is None).
 
     Raises:
         ConfigError: anything else (booleans included).
@@ -16,12 +16,24 @@ def check_positive(name: str, value: object, high: int | None = None) -> int:
     if (
         isinstance(value, bool)
         or not isinstance(value, numbers.Integral)
-        or value < 1
+        or value < low
         or (high is not None and value > high)
     ):
-        bound = "a positive integer" if high is None else f"an integer in 1..{high}"
+        if high is not None:
+            bound = f"an integer in {low}..{high}"
+        else:
+            bound = "a positive integer" if low == 1 else f"an integer >= {low}"
         raise ConfigError(f"{name}: expected {bound}, got {value!r}")
     return int(value)
+
+
+def check_positive(name: str, value: object, high: int | None = None) -> int:
+    """``value`` as an int if it is an integer in ``1..high`` (no upper bound when ``high`` is None).
+
+    Raises:
+        ConfigError: anything else (booleans included).
+    """
+    return check_integer(name, value, 1, high)
 
 
 def check_range(name: str, value: object, high: int) -> tuple[int, int]:
