@@ -40,6 +40,7 @@ from torch import nn
 from torchvision.models import resnet as tv_resnet
 
 from reid.backbones.pretrained import load_torchvision_state_dict, match_state_dict
+from reid.checks import check_positive_integer
 from reid.data.transforms.draws import check_generator
 from reid.errors import ConfigError
 from reid.layers.non_local import NON_LOCAL_EMBEDDINGS, NonLocalBlock, NonLocalEmbedding
@@ -214,8 +215,7 @@ class MultiStemResNet(nn.Module):
     ) -> None:
         super().__init__()
         check_generator(generator, "MultiStemResNet")
-        if isinstance(num_stems, bool) or not isinstance(num_stems, int) or num_stems < 1:
-            raise ConfigError(f"MultiStemResNet.num_stems: expected a positive integer, got {num_stems!r}")
+        check_positive_integer("MultiStemResNet.num_stems", num_stems)
         if last_stride not in (1, 2):
             raise ConfigError(f"MultiStemResNet.last_stride: expected 1 or 2, got {last_stride!r}")
         counts = tuple(non_local_counts)

@@ -27,6 +27,7 @@ import numpy as np
 import torch
 from torch.utils.data import Sampler
 
+from reid.checks import check_positive_integer
 from reid.data.transforms.draws import check_generator, derive_generator
 from reid.errors import ConfigError
 
@@ -100,8 +101,7 @@ class PairedIdentitySampler(Sampler[tuple[int, int]], abc.ABC):
     ) -> None:
         name = type(self).__name__
         for arg, value in (("num_ids_per_batch", num_ids_per_batch), ("num_per_id", num_per_id)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(f"{name}.{arg}: expected a positive integer, got {value!r}")
+            check_positive_integer(f"{name}.{arg}", value)
         check_generator(generator, name)
         self.visible_labels = _labels(visible_labels, f"{name}.visible_labels")
         self.infrared_labels = _labels(infrared_labels, f"{name}.infrared_labels")
@@ -266,8 +266,7 @@ def frame_chunks(num_frames: int, seq_len: int) -> list[list[int]]:
         ConfigError: ``num_frames`` or ``seq_len`` below 1.
     """
     for arg, value in (("num_frames", num_frames), ("seq_len", seq_len)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ConfigError(f"frame_chunks.{arg}: expected a positive integer, got {value!r}")
+        check_positive_integer(f"frame_chunks.{arg}", value)
     size = 1 if num_frames < seq_len else math.ceil(num_frames / seq_len)
     strip = list(range(num_frames)) + [num_frames - 1] * (size * seq_len - num_frames)
     return [strip[size * s : size * (s + 1)] for s in range(seq_len)]

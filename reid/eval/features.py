@@ -14,6 +14,7 @@ import torch
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
+from reid.checks import check_positive_integer
 from reid.data.datasets.base import ImageDataset
 from reid.data.sample import Modality, Sample
 from reid.data.transforms import Transform, eval_transform, resize, to_tensor
@@ -107,8 +108,7 @@ def extract_features(
     Raises:
         ConfigError: a record that is not an image Sample, or a bad batch size.
     """
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ConfigError(f"batch_size: expected a positive integer, got {batch_size!r}")
+    check_positive_integer("batch_size", batch_size)
     for record in records:
         if not isinstance(record, Sample):
             raise ConfigError(f"extract_features: expected image Samples, got {type(record).__name__}")

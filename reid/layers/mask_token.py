@@ -14,6 +14,7 @@ import math
 import torch
 from torch import nn
 
+from reid.checks import check_positive_integer
 from reid.errors import ConfigError
 
 
@@ -31,10 +32,8 @@ class MaskToken(nn.Module):
 
     def __init__(self, size: int, channels: int = 3) -> None:
         super().__init__()
-        for name, value in (("size", size), ("channels", channels)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(f"MaskToken.{name}: expected a positive integer, got {value!r}")
-        self.size = size
+        self.size = check_positive_integer("MaskToken.size", size)
+        channels = check_positive_integer("MaskToken.channels", channels)
         self.token = nn.Parameter(torch.zeros(channels, size, size))
 
     def tiled(self, height: int, width: int) -> torch.Tensor:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from reid.checks import check_positive_integer
 from reid.errors import ConfigError
 
 
@@ -29,8 +30,7 @@ class LinearPixelDecoder(nn.Module):
     def __init__(self, in_channels: int, stride: int, *, out_channels: int = 3, generator: torch.Generator) -> None:
         super().__init__()
         for name, value in (("in_channels", in_channels), ("stride", stride), ("out_channels", out_channels)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(f"LinearPixelDecoder.{name}: expected a positive integer, got {value!r}")
+            check_positive_integer(f"LinearPixelDecoder.{name}", value)
         self.stride = stride
         self.proj = nn.Conv2d(in_channels, out_channels * stride * stride, kernel_size=1)
         # nn.Conv2d's own reset (kaiming_uniform_(a=sqrt(5)) and its bias bound), drawn from the generator.

@@ -32,6 +32,7 @@ import torch
 from torch import nn
 
 from reid.backbones import MultiStemResNet
+from reid.checks import check_positive_integer
 from reid.config import EvalConfig, RunConfig
 from reid.data.sample import Modality
 from reid.data.transforms import cmmp_pretrain_views
@@ -103,9 +104,7 @@ class PretrainOptions:
         masked_patch_count(1, self.mask_ratio)
         scaled_mask_size(self.mask_size, MASK_REFERENCE_HEIGHT, self.mask_reference_height)
         for name in ("pretrain_epochs", "pretrain_ids_per_batch", "pretrain_per_id"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(f"method_options.{name}: expected a positive integer, got {value!r}")
+            check_positive_integer(f"method_options.{name}", getattr(self, name))
         if not self.pretrain_epoch_scale > 0:
             raise ConfigError(f"method_options.pretrain_epoch_scale: expected a positive factor, got "
                               f"{self.pretrain_epoch_scale!r}")

@@ -12,10 +12,10 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from PIL import Image
 
+from reid.checks import check_positive_integer, check_range
 from reid.data.datasets.base import ImageDataset
 from reid.data.sample import Modality, Sample
 from reid.data.synthetic.cache import DEFAULT_CAPACITY, RenderCache
-from reid.data.synthetic.checks import check_positive, check_range
 from reid.data.synthetic.renderer import sample_view
 from reid.data.synthetic.scene import SceneKind
 from reid.data.synthetic.seeds import Stream, derive_rng
@@ -112,8 +112,8 @@ class SyntheticVIReID(ImageDataset):
         if counts is None:
             if test_ids is not None:
                 raise ConfigError("test_ids: only used with counts (the real SYSU-MM01 layout); pass counts too")
-            check_positive("num_train_ids", num_train_ids, _MAX_NUMBER - 1)
-            check_positive("num_test_ids", num_test_ids, _MAX_NUMBER - num_train_ids)
+            check_positive_integer("num_train_ids", num_train_ids, _MAX_NUMBER - 1)
+            check_positive_integer("num_test_ids", num_test_ids, _MAX_NUMBER - num_train_ids)
             low, high = check_range("images_per_camera", images_per_camera, _MAX_NUMBER)
             train_pids = range(1, num_train_ids + 1)
             test_pids = range(num_train_ids + 1, num_train_ids + num_test_ids + 1)
@@ -206,7 +206,7 @@ class SyntheticVIReID(ImageDataset):
         Raises:
             ConfigError: ``num_trials`` is not a positive integer.
         """
-        check_positive("num_trials", num_trials)
+        check_positive_integer("num_trials", num_trials)
         table = {}
         for (camid, pid), n in sorted(self._counts.items()):
             rng = derive_rng(self.seed, Stream.PERMUTATION, camid, pid)

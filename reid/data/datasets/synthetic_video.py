@@ -15,9 +15,9 @@ import re
 import numpy as np
 from PIL import Image
 
+from reid.checks import check_positive_integer, check_range
 from reid.data.datasets.base import VideoDataset
 from reid.data.sample import Modality, Tracklet
-from reid.data.synthetic.checks import check_positive, check_range
 from reid.data.synthetic.person import Gait
 from reid.data.synthetic.renderer import View, sample_view
 from reid.data.synthetic.scene import SceneKind
@@ -88,9 +88,9 @@ class SyntheticVideoVIReID(VideoDataset):
         self.world = SyntheticWorld(seed, height, width, modality_gap)
         self.seed = self.world.seed
         self.modality_gap = self.world.renderer.modality_gap
-        check_positive("num_train_ids", num_train_ids, _MAX_PID - 1)
-        check_positive("num_test_ids", num_test_ids, _MAX_PID - num_train_ids)
-        if check_positive("num_cameras", num_cameras) < 2:
+        check_positive_integer("num_train_ids", num_train_ids, _MAX_PID - 1)
+        check_positive_integer("num_test_ids", num_test_ids, _MAX_PID - num_train_ids)
+        if check_positive_integer("num_cameras", num_cameras) < 2:
             raise ConfigError(f"num_cameras: expected at least 2 (one visible, one infrared), got {num_cameras}")
         self.num_cameras = int(num_cameras)
         tracks = check_range("tracklets_per_camera", tracklets_per_camera, _MAX_INDEX)

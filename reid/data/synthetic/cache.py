@@ -13,7 +13,7 @@ from collections.abc import Callable, Hashable
 
 import numpy as np
 
-from reid.data.synthetic.checks import check_integer
+from reid.checks import check_integer
 
 DEFAULT_CAPACITY = 4096
 """Images kept by default: all 810 of the default synthetic image layout; at most ~100 MB at 128x64."""

@@ -8,6 +8,7 @@ from typing import ClassVar
 
 import torch
 
+from reid.checks import check_positive_integer
 from reid.data.transforms.base import Transform
 from reid.data.transforms.draws import bernoulli, check_probability, randint, uniform
 from reid.errors import ConfigError
@@ -59,8 +60,7 @@ class RandomErasing(Transform):
             raise ConfigError(f"RandomErasing.r1: expected 0 < r1 <= 1, got {self.r1}")
         if len(self.fill) != 3:
             raise ConfigError(f"RandomErasing.fill: expected 3 values, got {self.fill!r}")
-        if not isinstance(self.attempts, int) or self.attempts < 1:
-            raise ConfigError(f"RandomErasing.attempts: expected a positive integer, got {self.attempts!r}")
+        check_positive_integer("RandomErasing.attempts", self.attempts)
 
     def sample_box(self, height: int, width: int, generator: torch.Generator) -> tuple[int, int, int, int] | None:
         """The ``(top, left, h, w)`` box to erase in a ``height x width`` image, or None for no erasing."""

@@ -14,15 +14,10 @@ from typing import ClassVar
 import torch
 import torch.nn.functional as F
 
+from reid.checks import check_positive_integer
 from reid.data.transforms.base import Transform
 from reid.data.transforms.draws import bernoulli, check_probability, randint
 from reid.errors import ConfigError
-
-
-def _positive(value: int, name: str) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-        raise ConfigError(f"{name}: expected a positive integer, got {value!r}")
-    return value
 
 
 def hflip(x: torch.Tensor) -> torch.Tensor:
@@ -43,8 +38,8 @@ class ExpectSize(Transform):
     width: int
 
     def __post_init__(self) -> None:
-        _positive(self.height, "ExpectSize.height")
-        _positive(self.width, "ExpectSize.width")
+        check_positive_integer("ExpectSize.height", self.height)
+        check_positive_integer("ExpectSize.width", self.width)
 
     def apply(self, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
         if tuple(x.shape[1:]) != (self.height, self.width):
@@ -87,8 +82,8 @@ class RandomCrop(Transform):
     width: int
 
     def __post_init__(self) -> None:
-        _positive(self.height, "RandomCrop.height")
-        _positive(self.width, "RandomCrop.width")
+        check_positive_integer("RandomCrop.height", self.height)
+        check_positive_integer("RandomCrop.width", self.width)
 
     def sample_offset(self, image_height: int, image_width: int, generator: torch.Generator) -> tuple[int, int]:
         """The ``(top, left)`` corner of the crop for an ``image_height x image_width`` image.

@@ -20,6 +20,7 @@ from typing import ClassVar
 
 import torch
 
+from reid.checks import check_positive_integer
 from reid.data.transforms.base import Transform
 from reid.data.transforms.draws import check_generator
 from reid.errors import ConfigError
@@ -35,8 +36,7 @@ def patch_grid(height: int, width: int, size: int) -> tuple[int, int]:
         ConfigError: a non-positive size or image side.
     """
     for name, value in (("height", height), ("width", width), ("size", size)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ConfigError(f"patch_grid.{name}: expected a positive integer, got {value!r}")
+        check_positive_integer(f"patch_grid.{name}", value)
     return math.ceil(height / size), math.ceil(width / size)
 
 

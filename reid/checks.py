@@ -1,4 +1,4 @@
-"""Argument checks shared by the synthetic data sets: each names the argument and what it accepts."""
+"""Integer argument checks shared across the package: each names the argument and what it accepts."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ def check_integer(name: str, value: object, low: int, high: int | None = None) -
     return int(value)
 
 
-def check_positive(name: str, value: object, high: int | None = None) -> int:
+def check_positive_integer(name: str, value: object, high: int | None = None) -> int:
     """``value`` as an int if it is an integer in ``1..high`` (no upper bound when ``high`` is None).
 
     Raises:
