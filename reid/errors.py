@@ -61,3 +61,26 @@ class NonFiniteLossError(ReidError):
         super().__init__(
             f"non-finite loss at epoch {epoch}, step {step} (both 0-based): loss={loss:.6g}; parts: {terms}"
         )
+
+
+class NonFiniteFeaturesError(ReidError):
+    """A model gave NaN or infinite test features; the evaluation stops instead of ranking them.
+
+    Args:
+        feature: the feature's name (``bn``, ``pool``, ...).
+        count: how many of the ``total`` extracted images have a non-finite value in it.
+        total: images extracted.
+        first: the first such image's path (or synthetic key) and modality.
+    """
+
+    def __init__(self, feature: str, count: int, total: int, first: str) -> None:
+        self.feature = feature
+        self.count = count
+        self.total = total
+        self.first = first
+        super().__init__(
+            f"the '{feature}' feature is NaN or infinite for {count} of {total} test images (first: {first}); the "
+            "model's eval-mode output overflowed (BatchNorm running statistics that do not fit the weights yet, "
+            "after a few steps at a high rate, are amplified by AGW's dot-product non-local blocks, which are "
+            "cubic in their input; docs/decisions.md, \"Non-finite test features\")"
+        )

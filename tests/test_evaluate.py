@@ -22,7 +22,7 @@ from reid.data.datasets import SyntheticVIReID
 from reid.data.datasets.base import ImageDataset
 from reid.data.sample import Modality, Sample
 from reid.data.transforms import ENTRY_RESAMPLE, IMAGENET_MEAN, IMAGENET_STD, eval_transform, resize, to_tensor
-from reid.errors import ConfigError, DatasetError
+from reid.errors import ConfigError, DatasetError, NonFiniteFeaturesError
 from reid.eval.evaluate import (
     DEFAULT_DISTANCE,
     METRICS,
@@ -180,6 +180,30 @@ def test_features_keep_record_order_across_modality_groups(dataset: SyntheticVIR
             for name in got:
                 torch.testing.assert_close(got[name][i], alone[name][0], rtol=1e-5, atol=1e-6)
     assert got["bn"].dtype == torch.float32 and got["bn"].device.type == "cpu" and got["bn"].shape == (23, 8)
+
+
+class Overflowing(TinyNet):
+    """Infinite ``pool`` features for every infrared image, finite ``bn`` features."""
+
+    name = "overflowing_test"
+
+    def extract(self, images: torch.Tensor, modality: Modality) -> Mapping[str, torch.Tensor]:
+        feats = dict(super().extract(images, modality))
+        if modality is Modality.INFRARED:
+            feats["pool"] = torch.full_like(feats["pool"], float("inf"))
+        return feats
+
+
+def test_non_finite_features_stop_the_evaluation_naming_feature_and_image(dataset: SyntheticVIReID) -> None:
+    records = list(dataset.test[:30])
+    infrared = [r for r in records if r.modality is Modality.INFRARED]
+    assert 0 < len(infrared) < len(records)
+    with pytest.raises(NonFiniteFeaturesError) as info:
+        features(Overflowing(), dataset, records)
+    err = info.value
+    assert (err.feature, err.count, err.total) == ("pool", len(infrared), 30)
+    assert f"first: {infrared[0].path}, infrared" in str(err)
+    assert features(TinyNet(), dataset, records)["pool"].isfinite().all()
 
 
 def test_flip_averages_the_image_and_its_mirror(dataset: SyntheticVIReID) -> None:

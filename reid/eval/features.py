@@ -18,7 +18,7 @@ from reid.checks import check_positive_integer
 from reid.data.datasets.base import ImageDataset
 from reid.data.sample import Modality, Sample
 from reid.data.transforms import Transform, eval_transform, resize, to_tensor
-from reid.errors import ConfigError
+from reid.errors import ConfigError, NonFiniteFeaturesError
 from reid.methods.base import ReIDMethod
 
 
@@ -107,6 +107,7 @@ def extract_features(
 
     Raises:
         ConfigError: a record that is not an image Sample, or a bad batch size.
+        NonFiniteFeaturesError: a feature with a NaN or infinite value (ranking could not order it).
     """
     check_positive_integer("batch_size", batch_size)
     for record in records:
@@ -137,4 +138,9 @@ def extract_features(
                         out[name] = torch.zeros(len(records), value.shape[1], dtype=torch.float32)
                     out[name][index] = value.float().cpu()
                 start += len(batch)
+    for name, value in out.items():
+        bad = (~torch.isfinite(value)).any(dim=1).nonzero().flatten().tolist()
+        if bad:
+            first = records[bad[0]]
+            raise NonFiniteFeaturesError(name, len(bad), len(records), f"{first.path}, {first.modality.value}")
     return out
