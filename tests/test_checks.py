@@ -9,10 +9,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from reid.checks import check_integer, check_positive_integer, check_range
-from reid.data.samplers import frame_chunks
+from reid.data.pipeline import PairBatchSampler
+from reid.data.samplers import IdentitySampler, frame_chunks
 from reid.data.transforms.erasing import RandomErasing
 from reid.data.transforms.geometry import ExpectSize, RandomCrop
-from reid.data.transforms.patch_mask import patch_grid
+from reid.data.transforms.patch_mask import masked_patch_count, patch_grid
 from reid.errors import ConfigError
 from reid.layers.mask_token import MaskToken
 from reid.layers.pixel_decoder import LinearPixelDecoder
@@ -66,3 +67,19 @@ def test_range_is_an_ordered_pair_within_bounds() -> None:
 def test_constructors_reject_non_positive_integers_by_name(build, name: str, value: object) -> None:
     with pytest.raises(ConfigError, match=rf"^{name}: expected a positive integer"):
         build(value)
+
+
+def test_non_negative_arguments_accept_zero_and_reject_negatives_and_booleans() -> None:
+    sampler = IdentitySampler([0, 0, 1, 1], [0, 1], num_ids_per_batch=2, num_per_id=1,
+                              generator=torch.Generator().manual_seed(0))
+    sampler.set_epoch(0)
+    assert masked_patch_count(0, 0.5) == 0
+    assert len(PairBatchSampler(sampler, rank=0, world_size=1)) > 0
+    for call, name in (
+        (lambda v: sampler.set_epoch(v), "IdentitySampler.set_epoch"),
+        (lambda v: masked_patch_count(v, 0.5), "masked_patch_count.num_patches"),
+        (lambda v: PairBatchSampler(sampler, rank=v), "PairBatchSampler.rank"),
+    ):
+        for value in (-1, True, 0.0):
+            with pytest.raises(ConfigError, match=rf"^{name}: expected an integer >= 0"):
+                call(value)

@@ -26,6 +26,7 @@ import torch
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from reid.checks import check_integer
 from reid.config import DataConfig
 from reid.data.datasets.base import ImageDataset
 from reid.data.sample import Modality, Sample, relabel
@@ -209,8 +210,7 @@ class PairBatchSampler(Sampler[list[PairKey]]):
 
     def __init__(self, sampler: IdentitySampler, *, rank: int = 0, world_size: int = 1) -> None:
         for arg, value, low in (("world_size", world_size, 1), ("rank", rank, 0)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise ConfigError(f"PairBatchSampler.{arg}: expected an integer >= {low}, got {value!r}")
+            check_integer(f"PairBatchSampler.{arg}", value, low)
         if rank >= world_size:
             raise ConfigError(f"PairBatchSampler.rank: expected 0..{world_size - 1}, got {rank}")
         if sampler.num_ids_per_batch % world_size:

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from torch.utils.data import Sampler
 
-from reid.checks import check_positive_integer
+from reid.checks import check_integer, check_positive_integer
 from reid.data.transforms.draws import check_generator, derive_generator
 from reid.errors import ConfigError
 
@@ -135,8 +135,7 @@ class PairedIdentitySampler(Sampler[tuple[int, int]], abc.ABC):
 
     def set_epoch(self, epoch: int) -> None:
         """Select the epoch the next iteration draws (as ``DistributedSampler.set_epoch``)."""
-        if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
-            raise ConfigError(f"{type(self).__name__}.set_epoch: expected a non-negative integer, got {epoch!r}")
+        check_integer(f"{type(self).__name__}.set_epoch", epoch, 0)
         self.epoch = epoch
 
     def state_dict(self) -> dict[str, int]:

@@ -20,7 +20,7 @@ from typing import ClassVar
 
 import torch
 
-from reid.checks import check_positive_integer
+from reid.checks import check_integer, check_positive_integer
 from reid.data.transforms.base import Transform
 from reid.data.transforms.draws import check_generator
 from reid.errors import ConfigError
@@ -49,8 +49,7 @@ def masked_patch_count(num_patches: int, ratio: float) -> int:
     Raises:
         ConfigError: ``ratio`` outside [0, 1] or a negative count.
     """
-    if isinstance(num_patches, bool) or not isinstance(num_patches, int) or num_patches < 0:
-        raise ConfigError(f"masked_patch_count.num_patches: expected a non-negative integer, got {num_patches!r}")
+    check_integer("masked_patch_count.num_patches", num_patches, 0)
     if not 0.0 <= ratio <= 1.0:
         raise ConfigError(f"mask_ratio: expected a ratio in [0, 1], got {ratio!r}")
     return math.ceil(round(ratio * num_patches, 9))
@@ -67,12 +66,10 @@ def scaled_mask_size(size: int, height: int, reference_height: int | None = MASK
         ConfigError: a non-positive size or height.
     """
     for name, value in (("mask_size", size), ("height", height)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ConfigError(f"{name}: expected a positive integer, got {value!r}")
+        check_positive_integer(name, value)
     if reference_height is None:
         return size
-    if isinstance(reference_height, bool) or not isinstance(reference_height, int) or reference_height < 1:
-        raise ConfigError(f"mask_reference_height: expected a positive integer or None, got {reference_height!r}")
+    check_positive_integer("mask_reference_height", reference_height)
     return max(1, round(size * height / reference_height))
 
 
@@ -108,8 +105,7 @@ class RandomPatchMask(Transform):
     ratio: float = 0.8
 
     def __post_init__(self) -> None:
-        if isinstance(self.size, bool) or not isinstance(self.size, int) or self.size < 1:
-            raise ConfigError(f"RandomPatchMask.size: expected a positive integer, got {self.size!r}")
+        check_positive_integer("RandomPatchMask.size", self.size)
         masked_patch_count(1, self.ratio)
 
     def apply(self, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
