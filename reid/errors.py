@@ -80,7 +80,7 @@ class NonFiniteFeaturesError(ReidError):
         self.first = first
         super().__init__(
             f"the '{feature}' feature is NaN or infinite for {count} of {total} test images (first: {first}); the "
-            "model's eval-mode output overflowed (BatchNorm running statistics that do not fit the weights yet, "
-            "after a few steps at a high rate, are amplified by AGW's dot-product non-local blocks, which are "
-            "cubic in their input; docs/decisions.md, \"Non-finite test features\")"
+            "model's eval-mode output overflowed. One known way: after a few steps at a high rate, BatchNorm "
+            "running statistics that do not fit the weights yet are amplified past float32 by AGW's dot-product "
+            "non-local blocks, which are cubic in their input (docs/decisions.md, \"Non-finite test features\")"
         )

@@ -9,11 +9,10 @@ scratch in a temporary runs folder, exactly as ``reid train METHOD --profile smo
 Printed per run: wall seconds around the whole run (data set, model, training, evaluation; not the
 imports), the seconds the run record spent training (a CMMP run's fine-tuning only), and the primary
 feature's rank-1 with chance (``100 / gallery identities``) and their ratio; then each method's mean
-over the seeds. Foundation
-II asked for AGW and CAJ smoke runs under a minute on CPU that beat chance clearly; how this
-machine compares with others is the first line (the time of a reference ResNet-18 step, against
-the machine this project was planned on), because the wall time moves with the machine and the
-metrics do not.
+over the seeds. Foundation II asked for AGW and CAJ smoke runs under a minute on CPU that beat
+chance clearly. The first line says how this machine compares (the time of a reference ResNet-18
+step, against the machine this project was planned on), because the wall time moves with the
+machine and the metrics do not.
 """
 
 from __future__ import annotations
