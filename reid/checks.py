@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import numbers
 
 from reid.errors import ConfigError
@@ -52,3 +53,14 @@ def check_range(name: str, value: object, high: int) -> tuple[int, int]:
     ):
         raise ConfigError(f"{name}: expected (min, max) integers with 1 <= min <= max <= {high}, got {value!r}")
     return int(value[0]), int(value[1])
+
+
+def positive_int_argument(text: str) -> int:
+    """An argparse ``type``: ``text`` as an integer >= 1 (argparse names the option in its error)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {value}")
+    return value

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import argparse
+
 import numpy as np
 import pytest
 import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from reid.checks import check_integer, check_positive_integer, check_range
+from reid.checks import check_integer, check_positive_integer, check_range, positive_int_argument
 from reid.data.pipeline import PairBatchSampler
 from reid.data.samplers import IdentitySampler, frame_chunks
 from reid.data.transforms.erasing import RandomErasing
@@ -83,3 +85,10 @@ def test_non_negative_arguments_accept_zero_and_reject_negatives_and_booleans() 
         for value in (-1, True, 0.0):
             with pytest.raises(ConfigError, match=rf"^{name}: expected an integer >= 0"):
                 call(value)
+
+
+def test_positive_int_argument_parses_and_refuses() -> None:
+    assert positive_int_argument("3") == 3
+    for text in ("0", "-2", "1.5", "x"):
+        with pytest.raises(argparse.ArgumentTypeError, match="expected an integer >= 1"):
+            positive_int_argument(text)

@@ -27,9 +27,12 @@ import time
 import torch
 
 import reid  # noqa: F401  (torchvision shim before anything imports torchvision)
+from reid.checks import positive_int_argument
 from reid.compat import import_torchvision
 from reid.engine.run import run
 from reid.errors import ReidError
+from reid.harness.compare import chance_rank1
+from reid.harness.execute import primary_metrics
 from reid.profiles import build_config
 from reid.registry import method_class
 
@@ -72,11 +75,9 @@ def smoke_run(method: str, seed: int, overrides: list[str], out_dir: str) -> Smo
     start = time.perf_counter()
     record = run(config, out_dir=out_dir, device="cpu", resume=False)
     wall = time.perf_counter() - start
-    evaluation = record.final_evaluation
-    rank1 = evaluation["features"][evaluation["primary_feature"]]["mean"]["rank1"]
-    gallery_ids = min(split["num_gallery_ids"] for split in evaluation["splits"])
+    chance, _ = chance_rank1(record.final_evaluation)
     train_s = sum(epoch["train"]["seconds"] for epoch in record.epochs)
-    return SmokeRun(method, seed, wall, train_s, rank1, 100.0 / gallery_ids)
+    return SmokeRun(method, seed, wall, train_s, primary_metrics(record.final_evaluation)["rank1"], chance)
 
 
 def _names(text: str) -> list[str]:
@@ -105,17 +106,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--methods", type=_names, default=["agw", "caj"], help="comma-separated (default agw,caj)")
     parser.add_argument("--seeds", type=_seeds, default=[0], help="comma-separated run seeds (default 0)")
-    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's own)")
-    parser.add_argument("--reference-repeats", type=int, default=10,
+    parser.add_argument("--threads", type=positive_int_argument, default=None,
+                        help="torch threads (default: torch's own)")
+    parser.add_argument("--reference-repeats", type=positive_int_argument, default=10,
                         help="timed steps of the ResNet-18 reference (default 10)")
     parser.add_argument("overrides", nargs="*", help="key=value config overrides on top of the smoke profile")
     args = parser.parse_args(argv)
     if args.threads is not None:
-        if args.threads < 1:
-            parser.error(f"--threads: expected an integer >= 1, got {args.threads}")
         torch.set_num_threads(args.threads)
-    if args.reference_repeats < 1:
-        parser.error(f"--reference-repeats: expected an integer >= 1, got {args.reference_repeats}")
 
     step = resnet18_step_ms(args.reference_repeats)
     print(

@@ -28,6 +28,7 @@ import sys
 import torch
 
 import reid  # noqa: F401  (torchvision shim before anything imports torchvision)
+from reid.checks import positive_int_argument
 from reid.data.datasets import build_dataset
 from reid.data.pipeline import build_train_loader
 from reid.data.sample import relabel
@@ -50,21 +51,16 @@ def measure(method, batches, optimizer, config, device) -> float:
     return stats["images_per_s"]
 
 
-def positive_int(text: str) -> int:
-    """An argparse type: an integer >= 1 (a median of no rounds or steps is not a figure)."""
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {value}")
-    return value
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--method", default="agw")
     parser.add_argument("--profile", default="smoke", choices=("smoke", "paper"))
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--steps", type=positive_int, default=20, help="timed batches per measurement (default 20)")
-    parser.add_argument("--rounds", type=positive_int, default=5, help="alternating measurements of each (default 5)")
+    # A median of no rounds or steps is not a figure.
+    parser.add_argument("--steps", type=positive_int_argument, default=20,
+                        help="timed batches per measurement (default 20)")
+    parser.add_argument("--rounds", type=positive_int_argument, default=5,
+                        help="alternating measurements of each (default 5)")
     parser.add_argument("--workers", type=int, default=None, help="data-loader workers (default: the config's)")
     parser.add_argument("overrides", nargs="*", help="key=value config overrides")
     args = parser.parse_args(argv)

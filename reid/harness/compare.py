@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from reid.golden import RETRIEVAL_METRICS
 from reid.harness.execute import SettingResult
@@ -71,6 +72,12 @@ def compare_cells(
     return out
 
 
+def chance_rank1(evaluation: Mapping[str, Any]) -> tuple[float, int]:
+    """Rank-1 of a random ranking, ``100 / gallery identities`` (the smallest gallery of the trials), and that count."""
+    gallery_ids = min(split["num_gallery_ids"] for split in evaluation["splits"])
+    return 100.0 / gallery_ids, gallery_ids
+
+
 def sanity_problems(ours: Mapping[str, SettingResult], chance_factor: float = SANITY_CHANCE_FACTOR) -> list[str]:
     """What is implausible in a run's metrics, whatever any golden says: values outside [0, 100],
     a CMC that decreases, or rank-1 below ``chance_factor`` x chance (``100 / gallery identities``)."""
@@ -83,8 +90,7 @@ def sanity_problems(ours: Mapping[str, SettingResult], chance_factor: float = SA
         ranks = [values[m] for m in ("rank1", "rank5", "rank10", "rank20") if m in values]
         if any(b < a for a, b in zip(ranks, ranks[1:])):
             problems.append(f"{key}: CMC decreases ({ranks})")
-        gallery_ids = min(s["num_gallery_ids"] for s in result.evaluation["splits"])
-        chance = 100.0 / gallery_ids
+        chance, gallery_ids = chance_rank1(result.evaluation)
         if "rank1" in values and values["rank1"] <= chance_factor * chance:
             problems.append(
                 f"{key} rank1 = {values['rank1']:.2f} is not above {chance_factor:g} x chance "
