@@ -15,9 +15,13 @@ Markers: the paper key (``-m xiv``) and ``table<N>`` (``-m "xiv and table4"``).
 CI selection (``--smoke-selection=ci``, :func:`ci_selection`): per registered method, every row
 that trains the method's most shared smoke config (one training per method: runs are cached by
 fingerprint); rows that do not run (reference, not applicable, not yet implemented) stay collected
-and skip with their reason, so every table shows whole. Each case is in the ``xdist_group`` of its
+and skip with their reason, so every table shows whole; plus every method's broken controls
+(test_controls.py), which must fail the sanity bound. Each case is in the ``xdist_group`` of its
 method, so ``-n 2 --dist loadgroup`` keeps the rows of one training on one worker instead of
 leaving a worker waiting on the other's run lock.
+
+Smoke cases run with any thread count (xdist workers take one torch thread each): a smoke verdict
+is statistical (reid.harness.smoke_golden), not a bitwise match with one machine's recording.
 """
 
 from __future__ import annotations
@@ -29,11 +33,11 @@ import pytest
 import torch
 
 from reid.cli import DATA_ROOT_ENV
-from reid.config import fingerprint
 from reid.golden import PAPERS, Golden, load_golden
-from reid.harness.cases import Case, plan, table_cases
+from reid.harness.cases import Case, table_cases
+from reid.harness.controls import CONTROLS, control_problems
 from reid.harness.reproduce import reproduce_case
-from reid.harness.smoke_golden import SMOKE_THREADS
+from reid.harness.selection import ci_selection, ci_trainings
 
 if os.environ.get("PYTEST_XDIST_WORKER"):
     torch.set_num_threads(1)
@@ -86,10 +90,6 @@ class Bench:
         pretrained = config.getoption("--pretrained")
         self.extra_overrides = (f"model.pretrained={pretrained!r}",) if pretrained else ()
         self.device = "cuda" if self.gpu else "cpu"
-        if self.profile == "smoke":
-            # Smoke recordings are made with one CPU thread; other thread counts round differently and a few
-            # epochs from scratch amplify that by several points (measured: XIV rank-1 11.1 vs 15.6).
-            torch.set_num_threads(SMOKE_THREADS)
 
     def check(self, case: Case) -> None:
         """Run ``case``; skip with its reason, or fail listing every deviation."""
@@ -111,6 +111,21 @@ class Bench:
         if result.outcome == "failed":
             pytest.fail(
                 f"{case.table.key} / {case.id} ({result.expected_source}):\n  " + "\n  ".join(result.problems),
+                pytrace=False,
+            )
+
+
+    def check_control(self, method: str, name: str) -> None:
+        """Train ``method``'s CI smoke config broken by control ``name``; fail unless the sanity bound catches it."""
+        if self.profile != "smoke":
+            pytest.skip("broken controls are smoke-tier cases (CPU, synthetic data)")
+        trainings = ci_trainings(self.golden)
+        if method not in trainings:
+            pytest.fail(f"method {method!r} has no runnable smoke row to take its CI config from", pytrace=False)
+        problems = control_problems(trainings[method], CONTROLS[name], self.runs_dir, device=self.device)
+        if not problems:
+            pytest.fail(
+                f"{method} broken by {name} clears the sanity bound: the bound cannot tell it from a working run",
                 pytrace=False,
             )
 
@@ -141,20 +156,6 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     metafunc.parametrize("case", [
         pytest.param(c, id=c.id, marks=[*marks, pytest.mark.xdist_group(c.row.method or "none")]) for c in cases
     ])
-
-
-def ci_selection(golden: Golden) -> set[tuple[str, int, str]]:
-    """``(paper, table, row id)`` of the CI selection: per registered method, every runnable row that trains
-    the method's most shared smoke config (its full configuration, printed in most tables; ties: the first in
-    paper and table order). One training per method then covers each table that prints that configuration."""
-    rows: dict[str, dict[str, list[tuple[str, int, str]]]] = {}
-    for paper, number in golden.tables:
-        for case in table_cases(golden, paper, number):
-            if case.skip_reason() is None:
-                config = plan(case, golden, "smoke")[0].config
-                rows.setdefault(case.row.method, {}).setdefault(fingerprint(config), []).append(
-                    (paper, number, case.id))
-    return {key for configs in rows.values() for key in max(configs.values(), key=len)}
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

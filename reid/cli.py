@@ -577,8 +577,6 @@ def _reproduce(args: argparse.Namespace) -> int:
     data_root = Path(args.data_root) if args.data_root else (
         Path(os.environ[DATA_ROOT_ENV]) if os.environ.get(DATA_ROOT_ENV) else None)
     runs_dir = Path(args.runs) / args.profile
-    if args.profile == "smoke":
-        torch.set_num_threads(SMOKE_THREADS)  # as the recordings were made
     extra = (f"model.pretrained={args.pretrained!r}",) if args.pretrained else ()
     echo = (lambda line: None) if args.quiet else print
     results = run_tables(golden, _papers(args.paper), profile=args.profile, runs_dir=runs_dir, device=str(device),
@@ -600,16 +598,21 @@ def _report(args: argparse.Namespace) -> int:
 def _record_smoke(args: argparse.Namespace) -> int:
     from reid.golden import load_golden
     from reid.harness.reproduce import record_smoke_table
+    from reid.harness.selection import ci_selection
 
     golden = load_golden()
-    # Smoke cases run with SMOKE_THREADS threads (results depend on it): record under the same.
+    selected = ci_selection(golden) if args.ci else None
+    # One thread by default: a recording is then bitwise repeatable on the machine that made it.
     torch.set_num_threads(args.threads)
     runs_dir = Path(args.runs) / "smoke"
     for paper in _papers(args.paper):
         for table in golden.paper_tables(paper):
             if args.table and table.table not in args.table:
                 continue
-            path = record_smoke_table(golden, paper, table.table, runs_dir)
+            rows = None if selected is None else {row for p, n, row in selected if (p, n) == (paper, table.table)}
+            if rows == set():
+                continue
+            path = record_smoke_table(golden, paper, table.table, runs_dir, rows=rows)
             print(f"recorded {path}" if path else f"{table.key}: no runnable row, nothing recorded")
     return 0
 
@@ -744,9 +747,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     record.add_argument("paper", metavar="PAPER", help="cmmp, ffdml, xiv, mscmnet, cmft or all")
     record.add_argument("--table", type=int, action="append", help="only this table number (repeatable)")
+    record.add_argument("--ci", action="store_true",
+                        help="only the rows of the CI selection, kept beside the tables' other recorded rows")
     _add_bench_folders(record, report=False)
     record.add_argument("--threads", type=int, default=SMOKE_THREADS,
-                        help=f"torch threads (default {SMOKE_THREADS}, as every smoke case runs)")
+                        help=f"torch threads (default {SMOKE_THREADS}; cases run with any thread count)")
     record.set_defaults(command_parser=record, handler=_record_smoke, takes_overrides=False)
     return parser
 

@@ -23,6 +23,7 @@ from reid.data.datasets.base import ImageDataset
 from reid.data.sample import Modality, Sample
 from reid.data.transforms import ENTRY_RESAMPLE, IMAGENET_MEAN, IMAGENET_STD, eval_transform, resize, to_tensor
 from reid.errors import ConfigError, DatasetError, NonFiniteFeaturesError
+from reid.eval.chance import random_ranking_metrics
 from reid.eval.evaluate import (
     DEFAULT_DISTANCE,
     METRICS,
@@ -266,6 +267,11 @@ def test_metrics_equal_a_direct_ranking_of_hand_made_features(oracle_data: Oracl
         )
         assert {k: v for k, v in trial_metrics.items() if k != "cmc"} == direct.as_dict()
         assert trial_metrics["cmc"] == list(direct.cmc)
+    # each split carries random features' metrics on the same trial, the same whatever the model
+    for split, info in zip(splits, result.splits, strict=True):
+        expected = random_ranking_metrics(pids(split.query), pids(split.gallery), camids(split.query),
+                                          camids(split.gallery), removal="sysu", dedup_cmc=True)
+        assert dict(info["random"]) == expected
     means = result.features["bn"].mean
     assert means["rank1"] < 100.0
     assert means == pytest.approx({m: sum(t[m] for t in result.features["bn"].trials) / 3 for m in METRICS})

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from reid.config import fingerprint
+from reid.engine.evaluate_checkpoint import evaluation_config
 from reid.golden import load_golden
 from reid.harness.cases import REGDB_TRIAL, Case, plan, slugify, table_cases
 from reid.harness.compare import compare_cells, sanity_problems
@@ -38,20 +39,32 @@ def test_smoke_plan_keeps_sysu_modes_and_trains_once_per_data_set(golden):
     assert training.config.data.dataset == "synthetic" and training.config.profile == "smoke"
     assert [e.settings for e in training.evaluations] == [("sysu_all_single",), ("sysu_indoor_single",)]
     assert _options(training.config)["mode"] == "all"
-    assert "eval.protocol_options.mode='indoor'" in training.evaluations[1].overrides
+    indoor = evaluation_config(training.config, training.evaluations[1].overrides)
+    # the method's trials and gallery sampling stay, the setting's mode and shots are set
+    assert dict(indoor.eval.protocol_options) == _options(training.config) | {"mode": "indoor"}
 
 
-def test_smoke_stand_in_merges_settings_without_a_synthetic_counterpart(golden):
+def test_smoke_stand_ins_use_each_settings_own_protocol(golden):
     (training,) = plan(_case(golden, "mscmnet", 2, "agw"), golden, "smoke")
-    assert [e.settings for e in training.evaluations] == [("regdb_v2t", "regdb_t2v")]
-    assert training.config.eval.protocol == "sysu_mm01" and _options(training.config)["mode"] == "all"
+    assert [e.settings for e in training.evaluations] == [("regdb_v2t",), ("regdb_t2v",)]
+    v2t, t2v = (evaluation_config(training.config, e.overrides) for e in training.evaluations)
+    assert v2t.data.dataset == "synthetic" and v2t.eval.protocol == "regdb"
+    assert dict(v2t.eval.protocol_options) == {"direction": "visible_to_thermal"}  # no SYSU option reaches RegDB
+    assert dict(t2v.eval.protocol_options) == {"direction": "thermal_to_visible"}
+    llcm = next(c for c in table_cases(golden, "mscmnet", 3) if c.row.method == "agw")
+    (training,) = plan(llcm, golden, "smoke")
+    (i2v,) = (evaluation_config(training.config, e.overrides) for e in training.evaluations[:1])
+    assert i2v.eval.protocol == "llcm" and set(i2v.eval.protocol_options) == {"direction"}
 
 
 def test_the_same_row_in_two_tables_trains_once(golden):
+    """On the smoke data the model trains under the profile's own protocol whatever the table prints; each
+    setting then evaluates it (the run's own evaluation where it is the same)."""
     sysu = plan(_case(golden, "mscmnet", 1, "agw"), golden, "smoke")[0].config
     other = plan(_case(golden, "ffdml", 6, "agw"), golden, "smoke")[0].config
     regdb_stand_in = plan(_case(golden, "mscmnet", 2, "agw"), golden, "smoke")[0].config
-    assert fingerprint(sysu) == fingerprint(other) == fingerprint(regdb_stand_in)
+    llcm_stand_in = plan(_case(golden, "mscmnet", 3, "agw"), golden, "smoke")[0].config
+    assert fingerprint(sysu) == fingerprint(other) == fingerprint(regdb_stand_in) == fingerprint(llcm_stand_in)
 
 
 def test_paper_plan_uses_the_real_data_and_each_settings_protocol(golden, tmp_path):
@@ -62,9 +75,10 @@ def test_paper_plan_uses_the_real_data_and_each_settings_protocol(golden, tmp_pa
     assert config.data.dataset == "regdb" and config.data.root == str(tmp_path / "regdb")
     assert dict(config.data.options) == {"trial": REGDB_TRIAL}
     assert config.model.pretrained == "/weights/r50.pth"
-    assert _options(config)["direction"] == "visible_to_thermal"
+    # RegDB's own options replace the method's SYSU ones (those made RegDB rows fail at their last evaluation)
+    assert _options(config) == {"direction": "visible_to_thermal"}
     assert training.evaluations[1].settings == ("regdb_t2v",)
-    assert "eval.protocol_options.direction='thermal_to_visible'" in training.evaluations[1].overrides
+    assert "eval.protocol_options={'direction': 'thermal_to_visible'}" in training.evaluations[1].overrides
 
 
 def test_rows_that_do_not_run_say_why(golden):
@@ -81,25 +95,43 @@ def test_slugs_are_safe_file_names():
     assert slugify("../../etc") == "etc" and slugify("²") == "row"
 
 
-def _result(metrics: dict, gallery_ids: int = 10) -> SettingResult:
-    return SettingResult("s", metrics, {"splits": [{"num_gallery_ids": gallery_ids}]}, "fp", None)
+def _result(metrics: dict, gallery_ids: int = 10, random: dict | None = None) -> SettingResult:
+    splits = [{"num_gallery_ids": gallery_ids} | ({"random": random} if random is not None else {})]
+    return SettingResult("s", metrics, {"splits": splits}, "fp", None)
 
 
 def test_cells_get_a_verdict_and_unmeasured_metrics_are_not_run():
     ours = {"s": _result({"rank1": 50.0, "mAP": 40.0})}
-    cells = compare_cells({("s", "rank1"): 48.0, ("s", "mAP"): 44.0, ("s", "params_M"): 8.0, ("t", "rank1"): 1.0},
-                          {"rank1": 3.0, "mAP": 3.0, "params_M": 0.5}, ours)
+    expected = {("s", "rank1"): 48.0, ("s", "mAP"): 44.0, ("s", "params_M"): 8.0, ("t", "rank1"): 1.0}
+    tolerance = {("s", "rank1"): 3.0, ("s", "mAP"): 3.0, ("s", "params_M"): 0.5, ("t", "rank1"): 3.0}
+    cells = compare_cells(expected, tolerance, ours)
     assert [c.verdict for c in cells] == ["within", "outside", "not_run", "not_run"]
     assert cells[1].difference == pytest.approx(-4.0) and "difference -4.00" in cells[1].describe()
+    # each cell has its own tolerance (smoke bands differ per cell)
+    assert compare_cells(expected, tolerance | {("s", "mAP"): 4.0}, ours)[1].verdict == "within"
 
 
 def test_sanity_catches_range_order_and_chance():
-    assert sanity_problems({"s": _result({"rank1": 50.0, "rank5": 60.0, "mAP": 40.0})}) == []
+    random = {"rank1": 5.0, "mAP": 8.0}
+    assert sanity_problems({"s": _result({"rank1": 50.0, "rank5": 60.0, "mAP": 40.0}, random=random)}) == []
     problems = sanity_problems({"s": _result({"rank1": 9.0, "rank5": 8.0, "mAP": 101.0})})
     assert any("outside [0, 100]" in p for p in problems)
     assert any("CMC decreases" in p for p in problems)
-    assert any("not above 1 x chance" in p for p in problems)
-    assert sanity_problems({"s": _result({"rank1": 15.0})}, chance_factor=2.0)  # 15 < 2 x 10
+    # without measured random features: rank-1 against 100 / gallery identities (10 here)
+    assert any("rank1 = 9.00 is not above 2 x" in p for p in problems)
+    assert sanity_problems({"s": _result({"rank1": 15.0})}, rank1_factor=2.0)  # 15 < 2 x 10
+    assert not sanity_problems({"s": _result({"rank1": 15.0})}, rank1_factor=1.0)
+
+
+@pytest.mark.parametrize(("rank1", "mAP", "failing"), [
+    (10.01, 12.01, []), (10.0, 30.0, ["rank1"]), (30.0, 12.0, ["mAP"]), (5.0, 8.0, ["rank1", "mAP"]),
+])
+def test_sanity_bound_is_measured_against_random_features_on_the_same_trials(rank1, mAP, failing):
+    random = {"rank1": 5.0, "mAP": 8.0}  # bound: rank-1 > 2 x 5, mAP > 1.5 x 8
+    problems = sanity_problems({"s": _result({"rank1": rank1, "mAP": mAP}, random=random)},
+                               rank1_factor=2.0, map_factor=1.5)
+    assert sorted(p.split(" = ")[0].split()[-1] for p in problems) == sorted(failing)
+    assert all("that of random features" in p for p in problems)
 
 
 # --- one real case: a tiny AGW row in a golden folder of its own (tests/conftest.py) -----------------------------
@@ -111,7 +143,7 @@ def test_a_recorded_case_passes_and_writes_its_result(tiny_golden, recorded):
     assert recording["command"] == "reid record-smoke mscmnet --table 1"
     assert set(recording["rows"]) == {"AGW <b>tiny</b>"}
     case, reference = table_cases(tiny_golden, "mscmnet", 1)
-    result = reproduce_case(case, tiny_golden, profile="smoke", runs_dir=runs, chance_factor=0.0)
+    result = reproduce_case(case, tiny_golden, profile="smoke", runs_dir=runs, rank1_factor=0.0, map_factor=0.0)
     assert result.outcome == "passed", result.problems
     assert {c["verdict"] for c in result.cells} == {"within"}
     assert set(result.evaluations) == {"sysu_all_single", "sysu_indoor_single"}
@@ -134,13 +166,14 @@ def test_a_case_off_its_recording_fails_listing_every_deviation(tiny_golden, rec
     case = table_cases(tiny_golden, "mscmnet", 1)[0]
 
     def shift(data):
-        for metrics in data["rows"][case.id]["values"].values():
-            metrics["rank1"] += 20.0
-            metrics["mAP"] -= 20.0
+        for values in data["rows"][case.id]["seeds"].values():
+            for metrics in values.values():
+                metrics["rank1"] += 100.0
+                metrics["mAP"] -= 100.0
 
     original = _edit_recording(path, shift)
     try:
-        result = reproduce_case(case, tiny_golden, profile="smoke", runs_dir=runs, chance_factor=0.0)
+        result = reproduce_case(case, tiny_golden, profile="smoke", runs_dir=runs, rank1_factor=0.0, map_factor=0.0)
     finally:
         path.write_text(original)
     assert result.outcome == "failed"
@@ -153,9 +186,9 @@ def test_a_stale_or_missing_recording_fails_with_the_command_that_records_it(tin
     case = table_cases(tiny_golden, "mscmnet", 1)[0]
     original = _edit_recording(path, lambda d: d["rows"][case.id].__setitem__("fingerprints", ["0" * 16]))
     try:
-        stale = reproduce_case(case, tiny_golden, profile="smoke", runs_dir=runs, chance_factor=0.0)
+        stale = reproduce_case(case, tiny_golden, profile="smoke", runs_dir=runs, rank1_factor=0.0, map_factor=0.0)
         path.unlink()
-        missing = reproduce_case(case, tiny_golden, profile="smoke", runs_dir=runs, chance_factor=0.0)
+        missing = reproduce_case(case, tiny_golden, profile="smoke", runs_dir=runs, rank1_factor=0.0, map_factor=0.0)
     finally:
         path.write_text(original)
     assert stale.outcome == "failed" and "is stale" in stale.problems[0]

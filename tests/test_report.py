@@ -22,7 +22,7 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 def pages(tiny_golden, recorded, tmp_path_factory):
     runs, _ = recorded
     for case in table_cases(tiny_golden, "mscmnet", 1):
-        reproduce_case(case, tiny_golden, profile="smoke", runs_dir=runs, chance_factor=0.0)
+        reproduce_case(case, tiny_golden, profile="smoke", runs_dir=runs, rank1_factor=0.0, map_factor=0.0)
     report = build_report(tiny_golden, load_results(runs), profile="smoke", runs_dir=runs)
     out = tmp_path_factory.mktemp("report")
     written = render_report(report, out)

@@ -34,6 +34,7 @@ from reid.data.pipeline import build_train_loader
 from reid.data.sample import relabel
 from reid.data.transforms import ENTRY_RESAMPLE
 from reid.engine.checkpoint import BEST, LAST, load_checkpoint, save_checkpoint, save_weights
+from reid.engine.control import RunControl, run_parent
 from reid.engine.distributed import (
     DataParallelStep,
     World,
@@ -81,6 +82,7 @@ def run(
     progress: bool = False,
     deterministic: bool = False,
     sync_batchnorm: bool = True,
+    control: RunControl | None = None,
 ) -> RunRecord:
     """Train and evaluate ``config``; return (and write) its run record.
 
@@ -100,6 +102,8 @@ def run(
         deterministic: CUDA only: deterministic cuDNN kernels instead of ``cudnn.benchmark``.
         sync_batchnorm: data-parallel CUDA runs only: BatchNorm over the global batch
             (``SyncBatchNorm``) rather than each rank's shard; torch has no CPU implementation.
+        control: a deliberately broken variant (:mod:`reid.engine.control`; checks that must fail on it):
+            this run trains in ``out_dir/controls/<name>/``; a pre-training stage is the real one.
 
     Raises:
         ConfigError: invalid options (selection rule, best-on-test without evaluations, ...).
@@ -108,13 +112,13 @@ def run(
     """
     config = with_pretrained(config)
     check_run_config(config)
-    cached = completed_record(config, Path(out_dir)) if resume else None
+    cached = completed_record(config, run_parent(Path(out_dir), control)) if resume else None
     if cached is not None:
         return cached
     with distributed_world(device) as world:
         options = {"resume": resume, "progress": progress, "deterministic": deterministic,
                    "sync_batchnorm": sync_batchnorm}
-        return _run_stages(config, Path(out_dir), world, options)
+        return _run_stages(config, Path(out_dir), world, options, control)
 
 
 def completed_record(config: RunConfig, out_dir: Path) -> RunRecord | None:
@@ -126,10 +130,13 @@ def completed_record(config: RunConfig, out_dir: Path) -> RunRecord | None:
     return cached if cached.status == "completed" and cached.fingerprint == fingerprint(config) else None
 
 
-def _run_stages(config: RunConfig, out_dir: Path, world: World, options: dict[str, Any]) -> RunRecord:
-    """``config``'s run, after the pre-training run its method declares (each reused when completed)."""
+def _run_stages(
+    config: RunConfig, out_dir: Path, world: World, options: dict[str, Any], control: RunControl | None = None
+) -> RunRecord:
+    """``config``'s run, after the pre-training run its method declares (each reused when completed);
+    ``control`` breaks the last stage only."""
     check_run_config(config)
-    cached = completed_record(config, out_dir) if options["resume"] else None
+    cached = completed_record(config, run_parent(out_dir, control)) if options["resume"] else None
     if cached is not None:
         return cached
     stages: list[dict[str, Any]] = []
@@ -143,7 +150,8 @@ def _run_stages(config: RunConfig, out_dir: Path, world: World, options: dict[st
     if config.model.pretrained is None and world.is_main and not stages:
         log.warning("run %s: no ImageNet weights given; the model starts FROM SCRATCH", fingerprint(config))
     init_from = out_dir / stages[-1]["fingerprint"] / LAST if stages else None
-    return _Run(config, out_dir / fingerprint(config), world, init_from=init_from, stages=stages, **options).execute()
+    folder = run_parent(out_dir, control) / fingerprint(config)
+    return _Run(config, folder, world, init_from=init_from, stages=stages, control=control, **options).execute()
 
 
 def with_pretrained(config: RunConfig) -> RunConfig:
@@ -217,9 +225,10 @@ class _Run:
     def __init__(
         self, config: RunConfig, folder: Path, world: World, *, resume: bool, progress: bool,
         deterministic: bool, sync_batchnorm: bool, init_from: Path | None = None,
-        stages: list[dict[str, Any]] | None = None,
+        stages: list[dict[str, Any]] | None = None, control: RunControl | None = None,
     ) -> None:
         self.config = config
+        self.control = control
         self.init_from = init_from
         self.stages = list(stages or [])
         self.fingerprint = fingerprint(config)
@@ -257,12 +266,16 @@ class _Run:
         """Dataset, method (initialised under its own seed), loader (this rank's shard), DDP step, optimiser, scaler."""
         cfg = self.config
         self.dataset = build_dataset(cfg.data.dataset, cfg.data.root, **cfg.data.options)
+        if self.control is not None and self.control.dataset is not None:
+            self.dataset = self.control.dataset(self.dataset, cfg.seed)
         # Labels are fixed before the method exists: the classifier's width is the number of identities.
         labels = relabel(s.pid for s in self.dataset.train)
         self.method = build_method(cfg, len(labels))
         if self.init_from is not None:
             state = load_checkpoint(self.init_from)
             self.method.load_pretraining(state["model"])
+        if self.control is not None and self.control.method is not None:
+            self.control.method(self.method)
         memory_format = torch.channels_last if self.channels_last else torch.preserve_format
         self.method.to(self.device, memory_format=memory_format)
         if self.sync_batchnorm:
@@ -386,6 +399,8 @@ class _Run:
         environment |= {"amp": self.amp, "channels_last": self.channels_last}
         environment["distributed"] = {"world_size": self.world.world_size, "backend": self.world.backend,
                                       "sync_batchnorm": self.sync_batchnorm}
+        if self.control is not None:
+            environment["control"] = self.control.name
         record = RunRecord(
             config=to_dict(cfg),
             fingerprint=self.fingerprint,

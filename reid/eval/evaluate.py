@@ -24,6 +24,7 @@ from reid.data.datasets.base import ImageDataset
 from reid.data.sample import Sample
 from reid.data.sysu_permutations import SysuPermutations, load_rand_perm_cam
 from reid.errors import ConfigError
+from reid.eval.chance import random_ranking_metrics
 from reid.eval.features import extract_features
 from reid.eval.protocols import EvalSplit, build_trials, camids, pids, sysu_mm01_trials
 from reid.eval.ranking import rank_metrics
@@ -89,8 +90,9 @@ class EvaluationResult:
         protocol_options: the options as configured (a permutation file as its path, or the
             source of permutations passed in or generated).
         splits: per trial: ``trial``, ``num_query``, ``num_gallery``, ``num_gallery_ids`` (distinct
-            identities, so that chance rank-1 is ``100 / num_gallery_ids``) and the split's ``options``
-            (gallery sampling, permutation source and row or seed, cameras, ...).
+            identities, so that chance rank-1 is ``100 / num_gallery_ids``), the split's ``options``
+            (gallery sampling, permutation source and row or seed, cameras, ...) and ``random``, the
+            metrics of random features on the same trial (:func:`reid.eval.chance.random_ranking_metrics`).
         features: feature name -> :class:`FeatureResult`, for every name of ``method.feature_names``.
         primary_feature: the feature results are reported and models selected by (``EvalConfig.feature``).
         flip: whether flip test-time augmentation was used.
@@ -264,6 +266,7 @@ def evaluate(
             f"{type(method).__name__}.extract returned no feature {missing}; expected {method.feature_names}"
         )
     per_feature: dict[str, list[Mapping[str, float | int | None]]] = {name: [] for name in method.feature_names}
+    chance = []
     for split in splits:
         q_rows = torch.tensor([row[r] for r in split.query])
         g_rows = torch.tensor([row[r] for r in split.gallery])
@@ -271,6 +274,8 @@ def evaluate(
         gallery = {name: value[g_rows] for name, value in feats.items()}
         q_pids, g_pids = pids(split.query), pids(split.gallery)
         q_cams, g_cams = camids(split.query), camids(split.gallery)
+        chance.append(random_ranking_metrics(q_pids, g_pids, q_cams, g_cams, removal=split.removal,
+                                             dedup_cmc=split.dedup_cmc))
         for name in method.feature_names:
             metrics = rank_metrics(
                 feature_distance(method, name, query, gallery),
@@ -294,9 +299,10 @@ def evaluate(
                 "num_gallery": len(s.gallery),
                 "num_gallery_ids": len(set(pids(s.gallery).tolist())),
                 "options": s.options,
+                "random": MappingProxyType(random),
             }
         )
-        for s in splits
+        for s, random in zip(splits, chance, strict=True)
     )
     options = dict(eval_config.protocol_options)
     source = splits[0].options.get("permutation_source")

@@ -8,9 +8,11 @@ which evaluations to make of each:
   setting's protocol. Settings that share a training set share one training run: the first
   setting's protocol is the run's own evaluation, the others evaluate its selected checkpoint.
 * ``smoke`` profile: the same method and overrides under the smoke profile, on the built-in
-  synthetic data: SYSU-MM01 settings keep their search mode and shots, HITSZ-VCM settings use
-  the synthetic tracklets with their direction, and RegDB / LLCM settings (no synthetic
-  counterpart of their camera layout) are stood in for by SYSU-style all-search single-shot.
+  synthetic data (:data:`SMOKE_STAND_IN`): image settings on the SYSU-shaped synthetic set,
+  HITSZ-VCM settings on the synthetic tracklets, each with its own protocol and options.
+
+A setting's protocol options replace the config's when the setting changes the protocol, and are
+added to them when it keeps it (the method's number of trials and gallery sampling stay then).
 
 Runs are named by their config fingerprint, so the same row in two tables trains once.
 """
@@ -28,13 +30,15 @@ from reid.golden import PLANNED_METHODS, Golden, GoldenRow, GoldenTable, Setting
 from reid.profiles import build_config
 from reid.registry import list_methods, method_class
 
-SMOKE_STAND_IN: Mapping[str, Mapping[str, Any]] = {
-    "sysu_mm01": {"dataset": "synthetic", "protocol": "sysu_mm01", "keep": ("mode", "shots")},
-    "regdb": {"dataset": "synthetic", "protocol": "sysu_mm01", "options": {"mode": "all", "shots": 1}},
-    "llcm": {"dataset": "synthetic", "protocol": "sysu_mm01", "options": {"mode": "all", "shots": 1}},
-    "hitsz_vcm": {"dataset": "synthetic_video", "protocol": "hitsz_vcm", "keep": ("direction",)},
+SMOKE_STAND_IN: Mapping[str, Mapping[str, str]] = {
+    "sysu_mm01": {"dataset": "synthetic", "protocol": "sysu_mm01"},
+    "regdb": {"dataset": "synthetic", "protocol": "regdb"},
+    "llcm": {"dataset": "synthetic", "protocol": "llcm"},
+    "hitsz_vcm": {"dataset": "synthetic_video", "protocol": "hitsz_vcm"},
 }
-"""How each real data set's settings are run on synthetic data under the smoke profile."""
+"""How each real data set's settings are run under the smoke profile: on which synthetic data set, with the
+setting's own protocol and options (RegDB: no removal, plain CMC, its direction; LLCM: its seeded gallery and
+direction), so that a protocol bug shows in smoke too."""
 
 REGDB_TRIAL = 1
 """The RegDB split a paper-profile case trains on (the papers average 10 separately trained splits)."""
@@ -118,32 +122,43 @@ class Training:
 
 
 def _setting_overrides(
+    base: RunConfig,
     dataset: str,
     protocol: str,
     options: Mapping[str, Any],
     root: str | None,
     data_options: Mapping[str, Any] | None = None,
 ) -> tuple[str, ...]:
+    """Overrides that evaluate a model of ``base`` under a setting: its data set, protocol and protocol options (the base
+    config's options kept only when the protocol is the same, so another protocol never sees them)."""
+    kept = dict(base.eval.protocol_options) if protocol == base.eval.protocol else {}
     items = [f"data.dataset={dataset!r}", f"data.root={root!r}", f"eval.protocol={protocol!r}"]
     if data_options is not None:
         items.append(f"data.options={dict(data_options)!r}")
-    items += [f"eval.protocol_options.{key}={value!r}" for key, value in options.items()]
+    items.append(f"eval.protocol_options={kept | dict(options)!r}")
     return tuple(items)
 
 
-def _smoke_evaluation(setting: Setting) -> tuple[str, tuple[str, ...]]:
+def _smoke_evaluation(setting: Setting, base: RunConfig) -> tuple[str, tuple[str, ...]]:
     """(training data set, overrides) of the smoke stand-in of ``setting``."""
     rule = SMOKE_STAND_IN[setting.dataset]
-    options = dict(rule.get("options", {}))
-    options |= {k: setting.options[k] for k in rule.get("keep", ()) if k in setting.options}
-    return rule["dataset"], _setting_overrides(rule["dataset"], rule["protocol"], options, None)
+    return rule["dataset"], _setting_overrides(base, rule["dataset"], rule["protocol"], setting.options, None)
 
 
-def _paper_evaluation(setting: Setting, data_root: Path | None) -> tuple[str, tuple[str, ...]]:
+def _paper_evaluation(setting: Setting, base: RunConfig, data_root: Path | None) -> tuple[str, tuple[str, ...]]:
     """(training data set, overrides) of ``setting`` on the real data under ``data_root/<dataset>``."""
     root = str(data_root / setting.dataset) if data_root is not None else None
     data_options = {"trial": REGDB_TRIAL} if setting.dataset == "regdb" else None
-    return setting.train, _setting_overrides(setting.dataset, setting.protocol, setting.options, root, data_options)
+    return setting.train, _setting_overrides(base, setting.dataset, setting.protocol, setting.options, root,
+                                             data_options)
+
+
+def _training_overrides(base: RunConfig, overrides: tuple[str, ...]) -> tuple[str, ...]:
+    """What of a setting's overrides the training config takes: only the data when the data set is the base
+    config's own (its protocol applies there, so a model trains once whichever settings a table prints;
+    the settings evaluate it), else the setting's protocol too (the base protocol may not apply)."""
+    data = tuple(item for item in overrides if item.startswith("data."))
+    return data if apply_overrides(base, data).data.dataset == base.data.dataset else overrides
 
 
 def plan(
@@ -162,15 +177,16 @@ def plan(
         One :class:`Training` per training data set, in the order the settings are printed.
     """
     row = case.row
+    base = build_config(row.method, profile, row.profile_overrides(profile))
     groups: dict[str, list[tuple[str, tuple[str, ...]]]] = {}
     for group in case.table.columns:
         setting = golden.settings[group.setting]
         if not setting.runnable or not any((group.setting, m) in row.values for m in group.metrics):
             continue
         if profile == "smoke":
-            train, overrides = _smoke_evaluation(setting)
+            train, overrides = _smoke_evaluation(setting, base)
         else:
-            train, overrides = _paper_evaluation(setting, data_root)
+            train, overrides = _paper_evaluation(setting, base, data_root)
         groups.setdefault(train, []).append((group.setting, overrides))
 
     trainings = []
@@ -179,7 +195,6 @@ def plan(
         for key, overrides in entries:
             merged.setdefault(overrides, []).append(key)
         evaluations = tuple(Evaluation(tuple(keys), overrides) for overrides, keys in merged.items())
-        base = build_config(row.method, profile, row.profile_overrides(profile))
-        config = apply_overrides(base, (*evaluations[0].overrides, *extra_overrides))
+        config = apply_overrides(base, (*_training_overrides(base, evaluations[0].overrides), *extra_overrides))
         trainings.append(Training(config=config, evaluations=evaluations))
     return trainings

@@ -100,15 +100,15 @@ def execute(trainings: Sequence[Training], runs_dir: Path, *, device: str = "cpu
             record = run(training.config, out_dir=runs_dir, device=device, progress=progress)
         records[record.fingerprint] = record
         wall += record.total_wall_time_s
-        first, *others = training.evaluations
-        for key in first.settings:
-            results[key] = SettingResult(
-                key, primary_metrics(record.final_evaluation), record.final_evaluation, record.fingerprint, None
-            )
-        if not others:
-            continue
-        checkpoint = load_trained(resolve_checkpoint_path(runs_dir / record.fingerprint))
-        for evaluation in others:
+        checkpoint = None
+        for evaluation in training.evaluations:
+            config = evaluation_config(training.config, evaluation.overrides)
+            if (config.data, config.eval) == (training.config.data, training.config.eval):
+                for key in evaluation.settings:  # the run's own final evaluation is this setting's
+                    results[key] = SettingResult(key, primary_metrics(record.final_evaluation),
+                                                 record.final_evaluation, record.fingerprint, None)
+                continue
+            checkpoint = checkpoint or load_trained(resolve_checkpoint_path(runs_dir / record.fingerprint))
             config = evaluation_config(checkpoint.config, evaluation.overrides)
             path = default_record_path(checkpoint.path, config)
             with run_lock(runs_dir, f"{record.fingerprint}.eval-{fingerprint(config)}"):

@@ -1,23 +1,32 @@
 """One benchmark case from start to verdict: skip or plan, run, compare, write the result.
 
 ``paper`` profile: compared with the paper's numbers within the golden tolerances. ``smoke``
-profile: compared with the table's smoke recording (:mod:`reid.harness.smoke_golden`) and with
-sanity bounds (values in range, a rising CMC, rank-1 well above chance).
+profile: compared with the band of the table's smoke recording over seeds
+(:mod:`reid.harness.smoke_golden`) and with sanity bounds (values in range, a rising CMC, rank-1 and
+mAP well above those of random features on the same trials).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Collection, Sequence
 from pathlib import Path
 
-from reid.errors import GoldenError
+from reid.errors import ConfigError, GoldenError
 from reid.golden import Golden
 from reid.harness.cases import Case, plan, table_cases
-from reid.harness.compare import SANITY_CHANCE_FACTOR, CellComparison, compare_cells, sanity_problems
+from reid.harness.compare import (
+    SANITY_MAP_FACTOR,
+    SANITY_RANK1_FACTOR,
+    CellComparison,
+    compare_cells,
+    sanity_problems,
+)
 from reid.harness.execute import CaseRuns, execute
 from reid.harness.result import CaseResult, result_path, write_result
 from reid.harness.smoke_golden import (
-    SMOKE_TOLERANCE,
+    MIN_SEEDS,
+    SMOKE_SEEDS,
     SmokeEntry,
     load_smoke_golden,
     smoke_path,
@@ -54,11 +63,13 @@ def reproduce_case(
     data_root: Path | None = None,
     extra_overrides: Sequence[str] = (),
     progress: bool = False,
-    chance_factor: float = SANITY_CHANCE_FACTOR,
+    rank1_factor: float = SANITY_RANK1_FACTOR,
+    map_factor: float = SANITY_MAP_FACTOR,
 ) -> CaseResult:
     """Run ``case`` under ``profile`` and return (and write) its result.
 
-    ``chance_factor``: a smoke run's rank-1 must reach this many times chance (sanity bound).
+    ``rank1_factor``, ``map_factor``: the smoke sanity bound, in multiples of random features' rank-1
+    and mAP on the same trials (:func:`~reid.harness.compare.sanity_problems`).
 
     Raises:
         whatever the runs raise; an ``"error"`` result naming it is written first.
@@ -91,9 +102,10 @@ def reproduce_case(
     if profile == "smoke":
         cells, source, stale = _against_smoke_golden(case, golden, runs)
         problems += stale
-        problems += sanity_problems(runs.settings, chance_factor)
+        problems += sanity_problems(runs.settings, rank1_factor, map_factor)
     else:
-        cells, source = compare_cells(row.values, row.tolerance, runs.settings), "paper"
+        tolerance = {cell: row.tolerance[cell[1]] for cell in row.values}
+        cells, source = compare_cells(row.values, tolerance, runs.settings), "paper"
     problems = [c.describe() for c in cells if c.verdict == "outside"] + problems
     result = CaseResult(
         **base,
@@ -143,33 +155,64 @@ def _against_smoke_golden(case: Case, golden: Golden, runs: CaseRuns) -> tuple[l
                 f"record it again with `{command}`"
             ],
         )
-    tolerance = {m: recording.tolerance.get(m, SMOKE_TOLERANCE[m]) for m in SMOKE_TOLERANCE}
-    return compare_cells(entry.values, tolerance, runs.settings), str(path), []
+    bands = {cell: entry.band(cell) for cell in entry.cells()}
+    expected = {cell: centre for cell, (centre, _) in bands.items()}
+    tolerance = {cell: half for cell, (_, half) in bands.items()}
+    return compare_cells(expected, tolerance, runs.settings), str(path), []
 
 
 def record_smoke_table(
-    golden: Golden, paper: str, table: int, runs_dir: Path, *, device: str = "cpu", progress: bool = False
-) -> Path:
-    """Run every runnable row of a table under the smoke profile and write its recording (the regeneration
-    command, :data:`~reid.harness.smoke_golden.RECORD_COMMAND`; never called by a test case).
+    golden: Golden,
+    paper: str,
+    table: int,
+    runs_dir: Path,
+    *,
+    device: str = "cpu",
+    progress: bool = False,
+    seeds: tuple[int, ...] = SMOKE_SEEDS,
+    rows: Collection[str] | None = None,
+) -> Path | None:
+    """Run the runnable rows of a table under the smoke profile once per seed of ``seeds`` and write its
+    recording (the regeneration command, :data:`~reid.harness.smoke_golden.RECORD_COMMAND`; never called by a
+    test case).
+
+    ``rows``: only these row ids, kept beside the other rows of the table's current recording (when it can
+    be read); ``None``: every runnable row, replacing the recording whole.
 
     Returns:
-        The recording's path.
+        The recording's path, or ``None`` when nothing was recorded.
+
+    Raises:
+        ConfigError: ``seeds`` without seed 0 (the seed every case runs) or with fewer than
+            :data:`~reid.harness.smoke_golden.MIN_SEEDS` seeds.
     """
-    rows = {}
-    for case in table_cases(golden, paper, table):
-        if case.skip_reason() is not None:
-            continue
-        runs = execute(plan(case, golden, "smoke"), runs_dir, device=device, progress=progress)
-        values = {
-            (key, metric): float(value)
-            for key, result in runs.settings.items()
-            for metric, value in result.metrics.items()
-            if value is not None
-        }
-        rows[case.id] = SmokeEntry(fingerprints=tuple(runs.records), values=values)
-    if not rows:
-        return None
+    if 0 not in seeds or len(set(seeds)) < MIN_SEEDS:
+        raise ConfigError(f"seeds={seeds}: expected at least {MIN_SEEDS} distinct seeds, 0 among them")
     path = smoke_path(golden.root, paper, table)
-    write_smoke_golden(path, paper, table, rows)
+    entries: dict[str, SmokeEntry] = {}
+    if rows is not None and path.is_file():
+        with contextlib.suppress(GoldenError):
+            entries = dict(load_smoke_golden(path).rows)
+    recorded = False
+    for case in table_cases(golden, paper, table):
+        if case.skip_reason() is not None or (rows is not None and case.id not in rows):
+            continue
+        per_seed, fingerprints = {}, ()
+        for seed in seeds:
+            trainings = plan(case, golden, "smoke", extra_overrides=(f"seed={seed}",))
+            runs = execute(trainings, runs_dir, device=device, progress=progress)
+            if seed == 0:
+                fingerprints = tuple(runs.records)
+            per_seed[seed] = {
+                (key, metric): float(value)
+                for key, result in runs.settings.items()
+                for metric, value in result.metrics.items()
+                if value is not None
+            }
+        entries[case.id] = SmokeEntry(fingerprints=fingerprints, seeds=per_seed)
+        recorded = True
+    if not recorded:
+        return None
+    order = {case.id: i for i, case in enumerate(table_cases(golden, paper, table))}
+    write_smoke_golden(path, paper, table, dict(sorted(entries.items(), key=lambda item: order.get(item[0], 0))))
     return path

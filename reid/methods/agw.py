@@ -49,6 +49,7 @@ class AGW(ReIDMethod):
 
     name: ClassVar[str] = "agw"
     num_stems: ClassVar[int] = 2
+    metric_learning_terms: ClassVar[tuple[str, ...]] = ("triplet",)
 
     def __init__(
         self,
@@ -130,7 +131,7 @@ class AGW(ReIDMethod):
         labels = batch.labels.repeat(len(names))
         _, logits = self.neck(features)
         parts = {"id": cross_entropy(logits, labels), "triplet": self.triplet_loss(features, labels)}
-        return StepOutput(loss=sum(parts.values()), parts={k: v.detach() for k, v in parts.items()})
+        return StepOutput(loss=self.total_loss(parts), parts={k: v.detach() for k, v in parts.items()})
 
     def triplet_loss(self, features: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """AGW: WRT on the pooled features of the whole two-modality batch."""

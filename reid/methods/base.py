@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -80,6 +80,32 @@ class ReIDMethod(nn.Module, abc.ABC):
     feature_names: ClassVar[tuple[str, ...]] = ("pool", "bn")
     evaluates: ClassVar[bool] = True
     """False for a stage with no ReID head (CMMP's pre-training): the engine then skips the final evaluation."""
+    metric_learning_terms: ClassVar[tuple[str, ...]] = ()
+    """Names of the loss parts (:attr:`StepOutput.parts`) that are metric-learning terms (triplets and the like)."""
+    _negated_terms: frozenset[str] = frozenset()
+
+    def negate_terms(self, names: Collection[str]) -> None:
+        """Flip the sign of the named loss parts from now on: a broken control (the harness's
+        ``flipped_metric``), never a training option. :meth:`total_loss` applies it.
+
+        Raises:
+            ConfigError: a name that is not one of :attr:`metric_learning_terms`.
+        """
+        unknown = sorted(set(names) - set(self.metric_learning_terms))
+        if unknown:
+            raise ConfigError(
+                f"{type(self).__name__}: cannot negate {unknown}; its metric-learning terms are "
+                f"{list(self.metric_learning_terms)}"
+            )
+        self._negated_terms = frozenset(names)
+
+    def total_loss(self, parts: Mapping[str, torch.Tensor], weights: Mapping[str, float] | None = None) -> torch.Tensor:
+        """The training loss: the sum of ``parts``, each times its weight (default 1), negated terms subtracted."""
+        weights = weights or {}
+        return sum(
+            (-1.0 if name in self._negated_terms else 1.0) * weights.get(name, 1.0) * value
+            for name, value in parts.items()
+        )
 
     @classmethod
     @abc.abstractmethod

@@ -106,6 +106,8 @@ class XIV(ReIDMethod):
     """
 
     name: ClassVar[str] = "xiv"
+    # Eq. 8-10 per-modality triplets and Eq. 3-6 CMG (the identity losses are not metric learning).
+    metric_learning_terms: ClassVar[tuple[str, ...]] = ("tri_I", "tri_X", "tri_V", "cmg")
 
     def __init__(
         self,
@@ -201,13 +203,12 @@ class XIV(ReIDMethod):
                                                          margin=self.respective_margin,
                                                          label_smoothing=self.label_smoothing)
             parts[f"id_{name}"], parts[f"tri_{name}"] = identity, triplet
-        loss = sum(parts.values())
         if self.cmg_weight > 0:
             cross = cross_modality_loss(per["I"], per["V"], labels, margin=self.cross_margin)
             if self.use_x:
                 cross = cross + cross_modality_loss(per["I"], per["X"], labels, margin=self.cross_margin)
             parts["cmg"] = cross
-            loss = loss + self.cmg_weight * cross
+        loss = self.total_loss(parts, {"cmg": self.cmg_weight})
         return StepOutput(loss=loss, parts={k: v.detach() for k, v in parts.items()})
 
     def extract(self, images: torch.Tensor, modality: Modality) -> Mapping[str, torch.Tensor]:

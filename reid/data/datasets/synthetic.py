@@ -90,6 +90,10 @@ class SyntheticVIReID(ImageDataset):
     """
 
     name = "synthetic"
+    trial = 1
+    """The one fixed split of this data set, as RegDB's protocol reads a trial: the smoke stand-in of the RegDB
+    settings evaluates this data set's test set with RegDB's protocol (every visible image against every
+    infrared one, nothing removed, plain CMC)."""
 
     def __init__(
         self,

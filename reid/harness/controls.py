@@ -1,0 +1,93 @@
+"""Broken controls of the smoke tier: the same run, deliberately broken, must fail the sanity bound.
+
+A bound that a broken method also clears tells nothing. So for every method the CI selection also
+trains its CI smoke config twice more, broken in one way each, and passes only when each broken
+run *fails* :func:`reid.harness.compare.sanity_problems`:
+
+* ``permuted_ids``: every training image is swapped for another training image of the same
+  modality (one random permutation per modality, from the run seed), so the labels, the pairs and
+  the sampler's identities no longer match what the images show;
+* ``flipped_metric``: the method's metric-learning terms (:attr:`ReIDMethod.metric_learning_terms`:
+  WRT, CAJ's weighted triplet, XIV's triplets and CMG, CMMP's fine-tuning triplet) enter the loss
+  with the opposite sign; the identity loss is untouched.
+
+These are test-only switches: no config field, option or command turns them on, and their runs live
+apart from the real ones (:mod:`reid.engine.control`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+from PIL import Image
+
+from reid.config import fingerprint
+from reid.data.datasets.base import ImageDataset
+from reid.data.sample import Sample
+from reid.engine.control import RunControl
+from reid.engine.run import run
+from reid.harness.cases import Training
+from reid.harness.compare import sanity_problems
+from reid.harness.execute import SettingResult, execute, primary_metrics, run_lock
+from reid.methods.base import ReIDMethod
+
+
+class MismatchedImages:
+    """``dataset`` whose training records show other records' images (same modality; test set untouched).
+
+    Every attribute but :meth:`read` is the wrapped data set's, so protocols and loaders see the
+    same records, identities and cameras.
+
+    Args:
+        dataset: the data set to wrap.
+        seed: of the permutations (one per modality).
+    """
+
+    def __init__(self, dataset: ImageDataset, seed: int) -> None:
+        self._dataset = dataset
+        generator = torch.Generator().manual_seed(seed)
+        self._shown: dict[Sample, Sample] = {}
+        for modality in sorted({s.modality for s in dataset.train}, key=str):
+            records = [s for s in dataset.train if s.modality == modality]
+            order = torch.randperm(len(records), generator=generator).tolist()
+            self._shown |= {record: records[i] for record, i in zip(records, order, strict=True)}
+
+    def read(self, sample: Sample) -> Image.Image:
+        """The image of the record ``sample`` was swapped with (itself for test records)."""
+        return self._dataset.read(self._shown.get(sample, sample))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._dataset, name)
+
+
+def _flip_metric_terms(method: ReIDMethod) -> None:
+    if not method.metric_learning_terms:
+        raise ValueError(f"{type(method).__name__} declares no metric-learning term to flip")
+    method.negate_terms(method.metric_learning_terms)
+
+
+CONTROLS: Mapping[str, RunControl] = {
+    "permuted_ids": RunControl("permuted_ids", dataset=MismatchedImages),
+    "flipped_metric": RunControl("flipped_metric", method=_flip_metric_terms),
+}
+"""Every broken control, by name."""
+
+
+def control_problems(
+    training: Training, control: RunControl, runs_dir: Path, *, device: str = "cpu", progress: bool = False
+) -> list[str]:
+    """Train ``training``'s config broken by ``control`` and return the sanity problems of its own final
+    evaluation (:func:`~reid.harness.compare.sanity_problems`): a control that shows the bound bites has some.
+
+    The real run of the same config is trained (or found) first, under its lock, so that a pre-training stage
+    both share exists before the control starts from it.
+    """
+    execute([training], runs_dir, device=device, progress=progress)
+    with run_lock(runs_dir, f"{fingerprint(training.config)}.{control.name}"):
+        record = run(training.config, out_dir=runs_dir, device=device, progress=progress, control=control)
+    evaluation = record.final_evaluation
+    result = SettingResult(control.name, primary_metrics(evaluation), evaluation, record.fingerprint, None)
+    return sanity_problems({control.name: result})

@@ -1,0 +1,94 @@
+"""Broken controls: what each one breaks, that the engine keeps their runs apart, and that the loss flips."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from reid.config import fingerprint
+from reid.data.datasets.synthetic import SyntheticVIReID
+from reid.engine.control import CONTROLS_FOLDER, RunControl
+from reid.engine.run import run
+from reid.errors import ConfigError
+from reid.harness.controls import CONTROLS, MismatchedImages
+from reid.profiles import build_config
+from reid.registry import list_methods, method_class
+from tests.test_methods import build, random_batch
+
+
+@pytest.fixture(scope="module")
+def small() -> SyntheticVIReID:
+    return SyntheticVIReID(seed=0, num_train_ids=6, num_test_ids=3, images_per_camera=(1, 3), height=32, width=16)
+
+
+def _pixels(image) -> bytes:
+    return np.asarray(image).tobytes()
+
+
+def test_mismatched_images_permute_training_images_within_each_modality(small):
+    broken = MismatchedImages(small, seed=0)
+    shown = {s: broken.read(s) for s in small.train}
+    originals = {_pixels(small.read(s)): s for s in small.train}
+    moved = 0
+    targets = []
+    for record, image in shown.items():
+        source = originals[_pixels(image)]
+        assert source.modality == record.modality  # the stem still sees its own modality
+        targets.append(source)
+        moved += source != record
+    assert sorted(targets, key=str) == sorted(small.train, key=str)  # a permutation: every image shown once
+    assert moved > len(small.train) // 2
+    # records, identities and the test set are the data set's own
+    assert broken.train == small.train and broken.test == small.test
+    assert all(_pixels(broken.read(s)) == _pixels(small.read(s)) for s in small.test)
+    assert broken.permutations(2).num_trials == 2
+    assert _pixels(MismatchedImages(small, seed=0).read(small.train[0])) == _pixels(shown[small.train[0]])
+
+
+def test_control_names_are_folder_names():
+    with pytest.raises(ValueError, match="control name"):
+        RunControl("../x")
+    assert set(CONTROLS) == {"permuted_ids", "flipped_metric"}
+
+
+@pytest.mark.parametrize("name", [m for m in list_methods() if method_class(m).evaluates])
+def test_flipped_metric_subtracts_the_metric_learning_terms(name):
+    """loss(flipped) = loss - 2 x (weighted metric-learning terms); the identity terms are untouched."""
+    method, config = build(name)
+    batch = random_batch(method, config)
+    assert method.metric_learning_terms
+    with torch.no_grad():
+        normal = method.training_step(batch)
+        CONTROLS["flipped_metric"].method(method)
+        flipped = method.training_step(batch)
+    weights = {"cmg": getattr(method, "cmg_weight", 1.0)}
+    metric = sum(weights.get(k, 1.0) * v for k, v in normal.parts.items() if k in method.metric_learning_terms)
+    assert float(metric) != 0.0
+    assert flipped.loss.item() == pytest.approx(normal.loss.item() - 2 * float(metric), rel=1e-5, abs=1e-5)
+
+
+def test_only_declared_terms_can_be_negated():
+    method, _ = build("agw")
+    with pytest.raises(ConfigError, match=r"cannot negate \['id'\]"):
+        method.negate_terms(["id"])
+
+
+@pytest.mark.slow
+def test_a_control_run_lives_apart_and_says_what_it_is(tmp_path: Path):
+    config = build_config("agw", "smoke", (
+        "model.non_local=False",
+        "data.options={'seed': 0, 'num_train_ids': 8, 'num_test_ids': 6, 'images_per_camera': (1, 2)}",
+        "optim.epochs=1", "optim.warmup_epochs=1", "optim.milestones=(1,)",
+        "eval.protocol_options={'mode': 'all', 'shots': 1, 'gallery_sampling': 'official', 'num_trials': 1}",
+    ))
+    real = run(config, out_dir=tmp_path)
+    broken = run(config, out_dir=tmp_path, control=CONTROLS["permuted_ids"])
+    folder = tmp_path / CONTROLS_FOLDER / "permuted_ids" / fingerprint(config)
+    assert (folder / "record.json").is_file() and (tmp_path / fingerprint(config) / "record.json").is_file()
+    assert broken.environment["control"] == "permuted_ids" and "control" not in real.environment
+    assert broken.epochs[0]["train"] != real.epochs[0]["train"]  # other images, other losses
+    again = run(config, out_dir=tmp_path, control=CONTROLS["permuted_ids"])  # cached, like a real run
+    assert again.wall_time_s == broken.wall_time_s
