@@ -33,11 +33,12 @@ import pytest
 import torch
 
 from reid.cli import DATA_ROOT_ENV
+from reid.errors import GoldenError
 from reid.golden import PAPERS, Golden, load_golden
 from reid.harness.cases import Case, table_cases
-from reid.harness.controls import CONTROLS, control_problems
+from reid.harness.controls import ci_control_problems
 from reid.harness.reproduce import reproduce_case
-from reid.harness.selection import ci_selection, ci_trainings
+from reid.harness.selection import ci_selection
 
 if os.environ.get("PYTEST_XDIST_WORKER"):
     torch.set_num_threads(1)
@@ -114,20 +115,17 @@ class Bench:
                 pytrace=False,
             )
 
-
     def check_control(self, method: str, name: str) -> None:
-        """Train ``method``'s CI smoke config broken by control ``name``; fail unless the sanity bound catches it."""
+        """Train ``method``'s CI smoke config broken by control ``name``; fail unless the smoke verdict catches it."""
         if self.profile != "smoke":
             pytest.skip("broken controls are smoke-tier cases (CPU, synthetic data)")
-        trainings = ci_trainings(self.golden)
-        if method not in trainings:
-            pytest.fail(f"method {method!r} has no runnable smoke row to take its CI config from", pytrace=False)
-        problems = control_problems(trainings[method], CONTROLS[name], self.runs_dir, device=self.device)
+        try:
+            problems = ci_control_problems(self.golden, method, name, self.runs_dir, device=self.device)
+        except GoldenError as err:
+            pytest.fail(str(err), pytrace=False)
         if not problems:
-            pytest.fail(
-                f"{method} broken by {name} clears the sanity bound: the bound cannot tell it from a working run",
-                pytrace=False,
-            )
+            pytest.fail(f"{method} broken by {name} passes the smoke verdict of its CI row: the smoke tier cannot "
+                        "tell it from a working run", pytrace=False)
 
 
 # pytest_generate_tests runs before any fixture exists, so the golden files are read once per process here and

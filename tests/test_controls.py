@@ -13,7 +13,11 @@ from reid.data.datasets.synthetic import SyntheticVIReID
 from reid.engine.control import CONTROLS_FOLDER, RunControl
 from reid.engine.run import run
 from reid.errors import ConfigError
-from reid.harness.controls import CONTROLS, MismatchedImages
+from reid.harness.cases import Evaluation, Training
+from reid.harness.controls import CONTROLS, MismatchedImages, control_problems
+from reid.harness.execute import SettingResult
+from reid.harness.reproduce import against_band
+from reid.harness.smoke_golden import SmokeEntry
 from reid.profiles import build_config
 from reid.registry import list_methods, method_class
 from tests.test_methods import build, random_batch
@@ -76,14 +80,17 @@ def test_only_declared_terms_can_be_negated():
         method.negate_terms(["id"])
 
 
+TINY = (
+    "model.non_local=False",
+    "data.options={'seed': 0, 'num_train_ids': 8, 'num_test_ids': 6, 'images_per_camera': (1, 2)}",
+    "optim.epochs=1", "optim.warmup_epochs=1", "optim.milestones=(1,)",
+    "eval.protocol_options={'mode': 'all', 'shots': 1, 'gallery_sampling': 'official', 'num_trials': 1}",
+)
+
+
 @pytest.mark.slow
 def test_a_control_run_lives_apart_and_says_what_it_is(tmp_path: Path):
-    config = build_config("agw", "smoke", (
-        "model.non_local=False",
-        "data.options={'seed': 0, 'num_train_ids': 8, 'num_test_ids': 6, 'images_per_camera': (1, 2)}",
-        "optim.epochs=1", "optim.warmup_epochs=1", "optim.milestones=(1,)",
-        "eval.protocol_options={'mode': 'all', 'shots': 1, 'gallery_sampling': 'official', 'num_trials': 1}",
-    ))
+    config = build_config("agw", "smoke", TINY)
     real = run(config, out_dir=tmp_path)
     broken = run(config, out_dir=tmp_path, control=CONTROLS["permuted_ids"])
     folder = tmp_path / CONTROLS_FOLDER / "permuted_ids" / fingerprint(config)
@@ -92,3 +99,27 @@ def test_a_control_run_lives_apart_and_says_what_it_is(tmp_path: Path):
     assert broken.epochs[0]["train"] != real.epochs[0]["train"]  # other images, other losses
     again = run(config, out_dir=tmp_path, control=CONTROLS["permuted_ids"])  # cached, like a real run
     assert again.wall_time_s == broken.wall_time_s
+
+
+def test_against_band_marks_cells_outside_their_seed_band():
+    entry = SmokeEntry(("fp",), {s: {("s", "rank1"): 20.0 + s, ("s", "mAP"): 30.0} for s in (0, 1, 2)})
+    ours = {"s": SettingResult("s", {"rank1": 14.0, "mAP": 34.0}, {"splits": []}, "fp", None)}
+    cells = {c.metric: c for c in against_band(entry, ours)}
+    assert cells["rank1"].verdict == "outside" and cells["rank1"].expected == 21.0  # 14 < 21 - 5
+    assert cells["mAP"].verdict == "within" and cells["mAP"].tolerance == 5.0
+
+
+def _poison(method) -> None:
+    with torch.no_grad():
+        next(method.parameters()).fill_(float("nan"))
+
+
+@pytest.mark.slow
+def test_a_control_fails_the_verdict_when_it_diverges_or_misses_the_bound(tmp_path: Path):
+    config = build_config("agw", "smoke", TINY)
+    training = Training(config, (Evaluation(("sysu_all_single",), ()),))
+    problems = control_problems(training, RunControl("poisoned", method=_poison), tmp_path)
+    assert problems == [problems[0]] and "poisoned: the run diverged (NonFiniteLossError" in problems[0]
+    assert (tmp_path / fingerprint(config) / "record.json").is_file()  # the real run was trained first
+    flipped = control_problems(training, CONTROLS["flipped_metric"], tmp_path)
+    assert flipped and all("sysu_all_single" in p or "diverged" in p for p in flipped)

@@ -129,8 +129,8 @@ def _setting_overrides(
     root: str | None,
     data_options: Mapping[str, Any] | None = None,
 ) -> tuple[str, ...]:
-    """Overrides that evaluate a model of ``base`` under a setting: its data set, protocol and protocol options (the base
-    config's options kept only when the protocol is the same, so another protocol never sees them)."""
+    """Overrides that evaluate a model of ``base`` under a setting: its data set, protocol and protocol options
+    (the base config's options kept only when the protocol is the same, so another protocol never sees them)."""
     kept = dict(base.eval.protocol_options) if protocol == base.eval.protocol else {}
     items = [f"data.dataset={dataset!r}", f"data.root={root!r}", f"eval.protocol={protocol!r}"]
     if data_options is not None:

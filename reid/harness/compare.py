@@ -22,9 +22,9 @@ SANITY_RANK1_FACTOR = 2.0
 SANITY_MAP_FACTOR = 1.5
 """A smoke run's mAP must exceed this many times the mAP of random features on the same trials.
 
-Both factors are set so that every method's CI smoke config clears them on every seed measured and
-its broken controls (permuted identities, flipped metric-learning term) do not
-(docs/decisions.md, "The sanity bound and the broken controls")."""
+Both factors sit below what every method's CI smoke config reaches on every seed measured; a broken run
+that clears them (AGW on mismatched images learns generic appearance) is caught by its row's seed band
+(docs/decisions.md, "The sanity bound" and "Broken controls")."""
 
 
 @dataclass(frozen=True)
@@ -114,8 +114,7 @@ def sanity_problems(
             problems.append(f"{key}: CMC decreases ({ranks})")
         random = random_features_metrics(result.evaluation)
         if random is None:
-            chance, gallery_ids = chance_rank1(result.evaluation)
-            random = {"rank1": chance}
+            random = {"rank1": chance_rank1(result.evaluation)[0]}
         for metric, factor in (("rank1", rank1_factor), ("mAP", map_factor)):
             if metric in values and metric in random and values[metric] <= factor * random[metric]:
                 problems.append(

@@ -1,8 +1,9 @@
-"""Broken controls of the smoke tier: the same run, deliberately broken, must fail the sanity bound.
+"""Broken controls of the smoke tier: the same run, deliberately broken, must fail the smoke verdict.
 
-A bound that a broken method also clears tells nothing. So for every method the CI selection also
+A verdict that a broken method also passes tells nothing. So for every method the CI selection also
 trains its CI smoke config twice more, broken in one way each, and passes only when each broken
-run *fails* :func:`reid.harness.compare.sanity_problems`:
+run *fails* the verdict its CI row gets: the sanity bound (:func:`reid.harness.compare.sanity_problems`)
+or the band of the row's recorded seeds (:func:`reid.harness.reproduce.against_band`):
 
 * ``permuted_ids``: every training image is swapped for another training image of the same
   modality (one random permutation per modality, from the run seed), so the labels, the pairs and
@@ -29,9 +30,14 @@ from reid.data.datasets.base import ImageDataset
 from reid.data.sample import Sample
 from reid.engine.control import RunControl
 from reid.engine.run import run
+from reid.errors import GoldenError, NonFiniteFeaturesError, NonFiniteLossError
+from reid.golden import Golden
 from reid.harness.cases import Training
 from reid.harness.compare import sanity_problems
-from reid.harness.execute import SettingResult, execute, primary_metrics, run_lock
+from reid.harness.execute import SettingResult, execute, is_own_evaluation, primary_metrics, run_lock
+from reid.harness.reproduce import against_band
+from reid.harness.selection import ci_plans
+from reid.harness.smoke_golden import SmokeEntry, load_smoke_golden, smoke_path
 from reid.methods.base import ReIDMethod
 
 
@@ -77,17 +83,56 @@ CONTROLS: Mapping[str, RunControl] = {
 
 
 def control_problems(
-    training: Training, control: RunControl, runs_dir: Path, *, device: str = "cpu", progress: bool = False
+    training: Training,
+    control: RunControl,
+    runs_dir: Path,
+    *,
+    recorded: SmokeEntry | None = None,
+    device: str = "cpu",
+    progress: bool = False,
 ) -> list[str]:
-    """Train ``training``'s config broken by ``control`` and return the sanity problems of its own final
-    evaluation (:func:`~reid.harness.compare.sanity_problems`): a control that shows the bound bites has some.
+    """Train ``training``'s config broken by ``control`` and return what the smoke verdict finds wrong with it: the
+    sanity problems of its own final evaluation (:func:`~reid.harness.compare.sanity_problems`), its cells outside
+    the seed band of ``recorded`` (the CI row's recording, when given), or that it diverged. A control that shows
+    the verdict bites has some.
 
     The real run of the same config is trained (or found) first, under its lock, so that a pre-training stage
     both share exists before the control starts from it.
     """
     execute([training], runs_dir, device=device, progress=progress)
     with run_lock(runs_dir, f"{fingerprint(training.config)}.{control.name}"):
-        record = run(training.config, out_dir=runs_dir, device=device, progress=progress, control=control)
+        try:
+            record = run(training.config, out_dir=runs_dir, device=device, progress=progress, control=control)
+        except (NonFiniteLossError, NonFiniteFeaturesError) as err:
+            # A broken run that diverges fails every smoke case it would be part of.
+            return [f"{control.name}: the run diverged ({type(err).__name__}: {err})"]
     evaluation = record.final_evaluation
-    result = SettingResult(control.name, primary_metrics(evaluation), evaluation, record.fingerprint, None)
-    return sanity_problems({control.name: result})
+    own = [key for e in training.evaluations if is_own_evaluation(training, e.overrides) for key in e.settings]
+    ours = {key: SettingResult(key, primary_metrics(evaluation), evaluation, record.fingerprint, None) for key in own}
+    problems = sanity_problems(ours)
+    if recorded is not None:
+        problems += [c.describe() for c in against_band(recorded, ours) if c.verdict == "outside"]
+    return problems
+
+
+
+def ci_control_problems(golden: Golden, method: str, name: str, runs_dir: Path, *, device: str = "cpu") -> list[str]:
+    """:func:`control_problems` of control ``name`` on ``method``'s CI smoke config, judged with the recording of
+    the first CI row that trains it.
+
+    Raises:
+        GoldenError: the method has no CI smoke config, or that row's recording is missing or stale (the message
+            names the command that records it).
+    """
+    plans = ci_plans(golden)
+    if method not in plans:
+        raise GoldenError(golden.root, f"a runnable smoke row of method {method!r} (its CI config)")
+    training, rows = plans[method]
+    paper, table, row = rows[0]
+    path = smoke_path(golden.root, paper, table)
+    recording = load_smoke_golden(path)
+    entry = recording.rows.get(row)
+    if entry is None or entry.fingerprints[:1] != (fingerprint(training.config),):
+        raise GoldenError(path, f"a current recording of row {row!r}; record it with `{recording.command}`",
+                          f"rows[{row!r}]")
+    return control_problems(training, CONTROLS[name], runs_dir, recorded=entry, device=device)

@@ -85,6 +85,12 @@ def primary_metrics(evaluation: Mapping[str, Any]) -> dict[str, float | None]:
     return {metric: mean.get(metric) for metric in RETRIEVAL_METRICS}
 
 
+def is_own_evaluation(training: Training, overrides: Sequence[str]) -> bool:
+    """Whether an evaluation of ``training`` (its ``overrides``) is the run's own final evaluation."""
+    config = evaluation_config(training.config, overrides)
+    return (config.data, config.eval) == (training.config.data, training.config.eval)
+
+
 def execute(trainings: Sequence[Training], runs_dir: Path, *, device: str = "cpu", progress: bool = False) -> CaseRuns:
     """Train and evaluate everything of ``trainings`` (reusing cached runs), in order.
 
@@ -102,13 +108,13 @@ def execute(trainings: Sequence[Training], runs_dir: Path, *, device: str = "cpu
         wall += record.total_wall_time_s
         checkpoint = None
         for evaluation in training.evaluations:
-            config = evaluation_config(training.config, evaluation.overrides)
-            if (config.data, config.eval) == (training.config.data, training.config.eval):
+            if is_own_evaluation(training, evaluation.overrides):
                 for key in evaluation.settings:  # the run's own final evaluation is this setting's
                     results[key] = SettingResult(key, primary_metrics(record.final_evaluation),
                                                  record.final_evaluation, record.fingerprint, None)
                 continue
-            checkpoint = checkpoint or load_trained(resolve_checkpoint_path(runs_dir / record.fingerprint))
+            if checkpoint is None:
+                checkpoint = load_trained(resolve_checkpoint_path(runs_dir / record.fingerprint))
             config = evaluation_config(checkpoint.config, evaluation.overrides)
             path = default_record_path(checkpoint.path, config)
             with run_lock(runs_dir, f"{record.fingerprint}.eval-{fingerprint(config)}"):

@@ -9,7 +9,7 @@ mAP well above those of random features on the same trials).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 
 from reid.errors import ConfigError, GoldenError
@@ -22,7 +22,7 @@ from reid.harness.compare import (
     compare_cells,
     sanity_problems,
 )
-from reid.harness.execute import CaseRuns, execute
+from reid.harness.execute import CaseRuns, SettingResult, execute
 from reid.harness.result import CaseResult, result_path, write_result
 from reid.harness.smoke_golden import (
     MIN_SEEDS,
@@ -155,10 +155,16 @@ def _against_smoke_golden(case: Case, golden: Golden, runs: CaseRuns) -> tuple[l
                 f"record it again with `{command}`"
             ],
         )
+    return against_band(entry, runs.settings), str(path), []
+
+
+def against_band(entry: SmokeEntry, ours: Mapping[str, SettingResult]) -> list[CellComparison]:
+    """Every recorded cell of ``entry`` against ``ours``, each within its seed band (centre: the seeds' mean,
+    tolerance: the band's half-width, :func:`~reid.harness.smoke_golden.smoke_band`)."""
     bands = {cell: entry.band(cell) for cell in entry.cells()}
     expected = {cell: centre for cell, (centre, _) in bands.items()}
     tolerance = {cell: half for cell, (_, half) in bands.items()}
-    return compare_cells(expected, tolerance, runs.settings), str(path), []
+    return compare_cells(expected, tolerance, ours)
 
 
 def record_smoke_table(
