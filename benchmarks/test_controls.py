@@ -4,18 +4,51 @@ A case passes only when the broken run fails what its CI row must pass (the sani
 the row's recorded seeds), which shows that the smoke verdict can fail: a method whose labels no longer
 match its images, or whose metric-learning terms push the wrong way, does not pass as working
 (reid/harness/controls.py). Part of the CI selection.
+
+A control the smoke tier is known to be blind to is a strict expected failure with the measured reason, for
+:class:`ControlNotCaughtError` only (a missing recording still fails): it still trains, and the day the verdict
+catches it the case reports XPASS as an error, so the mark cannot outlive the blindness.
 """
 
 import pytest
 
-from reid.harness.controls import CONTROLS
+from reid.golden.load import default_root
+from reid.harness.controls import CONTROLS, ControlNotCaughtError
+from reid.harness.smoke_golden import load_below_bound
 from reid.registry import list_methods, method_class
 
 METHODS = [name for name in list_methods() if method_class(name).evaluates]
 """Every registered method that is evaluated (``cmmp_pretrain``, a stage of ``cmmp``, is not)."""
 
+BLIND: dict[tuple[str, str], str] = {
+    ("xiv", "permuted_ids"): (
+        "XIV learns from its own X images without labels: X = g(V) is computed in the model from the batch's "
+        "visible images, so rows of V and X show the same person whatever the records' labels, and the shared "
+        "classifier aligns them; trained on mismatched images XIV's smoke config reached rank-1 12.01 (7.0x random) "
+        "and mAP 12.05 (2.5x), inside its seed band (docs/decisions.md, 'Broken controls')"
+    ),
+}
+"""(method, control) pairs the smoke verdict cannot catch, with the measured reason."""
 
-@pytest.mark.parametrize("control", sorted(CONTROLS))
-@pytest.mark.parametrize("method", [pytest.param(m, marks=pytest.mark.xdist_group(m)) for m in METHODS])
+
+BELOW_BOUND = load_below_bound(default_root())
+"""Methods whose own smoke runs stay below the sanity bound: their controls cannot be told apart from them, so a
+control that passes the verdict is expected (not strict: at noise level either outcome happens)."""
+
+
+def _cases():
+    for method in METHODS:
+        for control in sorted(CONTROLS):
+            marks = [pytest.mark.xdist_group(method)]
+            if (method, control) in BLIND:
+                blind = pytest.mark.xfail(strict=True, raises=ControlNotCaughtError, reason=BLIND[(method, control)])
+                marks.append(blind)
+            elif method in BELOW_BOUND:
+                reason = f"{method}'s own smoke runs are below the sanity bound: {BELOW_BOUND[method]}"
+                marks.append(pytest.mark.xfail(strict=False, raises=ControlNotCaughtError, reason=reason))
+            yield pytest.param(method, control, marks=marks, id=f"{method}-{control}")
+
+
+@pytest.mark.parametrize(("method", "control"), list(_cases()))
 def test_broken_control_fails_the_smoke_verdict(method, control, bench):
     bench.check_control(method, control)

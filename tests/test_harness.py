@@ -13,7 +13,7 @@ from reid.golden import load_golden
 from reid.harness.cases import REGDB_TRIAL, Case, plan, slugify, table_cases
 from reid.harness.compare import compare_cells, sanity_problems
 from reid.harness.execute import SettingResult
-from reid.harness.reproduce import reproduce_case
+from reid.harness.reproduce import KNOWN_BELOW_BOUND, reproduce_case
 from reid.harness.result import load_results, result_path
 from reid.harness.smoke_golden import smoke_path
 from tests.conftest import REPO_ROOT
@@ -201,3 +201,18 @@ def test_paper_profile_without_data_skips_with_the_path_expected(tiny_golden, tm
     result = reproduce_case(case, tiny_golden, profile="paper", runs_dir=tmp_path, data_root=tmp_path / "data")
     assert result.outcome == "skipped"
     assert str(tmp_path / "data" / "sysu_mm01") in result.reason and "README.md, section Data" in result.reason
+
+
+def test_a_sanity_problem_of_a_method_known_below_the_bound_is_reported_as_known(tiny_golden, recorded):
+    runs, _ = recorded
+    case = table_cases(tiny_golden, "mscmnet", 1)[0]
+    listed = tiny_golden.root / "smoke" / "below_bound.yaml"
+    listed.write_text("agw: measured to stay below the bound at this size\n")
+    try:
+        known = reproduce_case(case, tiny_golden, profile="smoke", runs_dir=runs, rank1_factor=1000.0)
+    finally:
+        listed.unlink()
+    unknown = reproduce_case(case, tiny_golden, profile="smoke", runs_dir=runs, rank1_factor=1000.0)
+    assert known.outcome == unknown.outcome == "failed" and known.problems == unknown.problems
+    assert known.reason == f"{KNOWN_BELOW_BOUND}: measured to stay below the bound at this size"
+    assert unknown.reason is None

@@ -50,3 +50,14 @@ def test_torchvision_shim_is_active_only_when_the_native_import_fails() -> None:
 
     assert torchvision.models.resnet18(num_classes=4).fc.out_features == 4
     assert callable(torchvision.transforms.v2.RandomHorizontalFlip)
+
+
+def test_the_benchmarks_collect_without_xdist() -> None:
+    """``--strict-markers`` knows ``xdist_group`` even when pytest-xdist is not loaded (``-p no:xdist``)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:xdist", "--collect-only", "-q", "--smoke-selection=ci",
+         "benchmarks/test_controls.py", "benchmarks/test_xiv_table1.py"],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "test_broken_control_fails_the_smoke_verdict[agw-permuted_ids]" in done.stdout

@@ -17,6 +17,7 @@ from reid.harness.smoke_golden import (
     MIN_SEEDS,
     SMOKE_FORMAT,
     SmokeEntry,
+    load_below_bound,
     load_smoke_golden,
     smoke_band,
     write_smoke_golden,
@@ -91,3 +92,16 @@ def test_a_malformed_recording_names_the_file_the_field_and_what_was_expected(re
         load_smoke_golden(recording)
     message = str(info.value)
     assert str(recording) in message and field in message and expected in message
+
+
+def test_below_bound_reasons_are_read_and_checked(tmp_path: Path):
+    assert load_below_bound(tmp_path) == {}  # no file: no method is excused
+    (tmp_path / "smoke").mkdir()
+    path = tmp_path / "smoke" / "below_bound.yaml"
+    path.write_text("cmmp: >-\n  collapses\n  at smoke size\n")
+    assert load_below_bound(tmp_path) == {"cmmp": "collapses at smoke size"}
+    for text, field in (("cmmp: ''\n", "cmmp"), ("cmmp: [1]\n", "cmmp"), ("- cmmp\n", None), ("a: [\n", None)):
+        path.write_text(text)
+        with pytest.raises(GoldenError) as info:
+            load_below_bound(tmp_path)
+        assert str(path) in str(info.value) and (field is None or field in str(info.value))

@@ -11,7 +11,7 @@ def test_prints_both_speeds_and_their_ratio(method: str, capsys: pytest.CaptureF
     assert script.main(["--method", method, "--device", "cpu", "--steps", "1", "--rounds", "2"]) == 0
     out = capsys.readouterr().out
     views = {"agw": 2, "caj": 3}[method]
-    assert f"batch 16 pairs x {views} views" in out and "2 rounds x 1 steps each" in out
+    assert f"batch 32 pairs x {views} views" in out and "2 rounds x 1 steps each" in out
     speeds = [float(x) for x in re.findall(r"([\d.]+) images/s \(median\)", out)]
     assert len(speeds) == 2 and all(s > 0 for s in speeds)
     assert re.search(r"pipeline / model only: [\d.]+% median, rounds [\d.]+% \.\. [\d.]+%", out)

@@ -41,6 +41,10 @@ from reid.harness.smoke_golden import SmokeEntry, load_smoke_golden, smoke_path
 from reid.methods.base import ReIDMethod
 
 
+class ControlNotCaughtError(AssertionError):
+    """A broken control passed the smoke verdict: the tier cannot tell it from a working run."""
+
+
 class MismatchedImages:
     """``dataset`` whose training records show other records' images (same modality; test set untouched).
 

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import yaml
 
 from reid.engine.record import git_state
 from reid.errors import GoldenError
@@ -52,6 +53,9 @@ machines' runs differ by about as much as two seeds (docs/decisions.md, "Smoke v
 
 SMOKE_THREADS = 1
 """CPU threads of the recording runs (recorded in the file). Cases run with any thread count."""
+
+BELOW_BOUND_FILE = "below_bound.yaml"
+"""``golden/smoke/below_bound.yaml``: methods known not to clear the smoke sanity bound, with the reason."""
 
 RECORD_COMMAND = "reid record-smoke {paper} --table {table}"
 """The command that (re)records a table's smoke golden."""
@@ -152,6 +156,30 @@ def load_smoke_golden(path: Path) -> SmokeGolden:
         recorded=dict(_mapping(data, "recorded", path)),
         rows=rows,
     )
+
+
+def load_below_bound(golden_root: Path) -> dict[str, str]:
+    """Method -> why its smoke runs are known to stay below the sanity bound (:data:`BELOW_BOUND_FILE`; none when
+    the file is absent).
+
+    Raises:
+        GoldenError: the file is not a mapping of registered-looking method names to non-empty reasons.
+    """
+    path = golden_root / "smoke" / BELOW_BOUND_FILE
+    if not path.is_file():
+        return {}
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as err:
+        raise GoldenError(path, f"valid YAML ({err})") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise GoldenError(path, "a mapping of method names to the reason their smoke runs stay below the bound")
+    for method, reason in data.items():
+        if not isinstance(method, str) or not isinstance(reason, str) or not reason.strip():
+            raise GoldenError(path, "a non-empty reason (text)", str(method))
+    return {method: " ".join(reason.split()) for method, reason in data.items()}
 
 
 def _values(settings: Any, path: Path, where: str) -> dict[tuple[str, str], float]:
