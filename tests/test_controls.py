@@ -115,11 +115,16 @@ def _poison(method) -> None:
 
 
 @pytest.mark.slow
-def test_a_control_fails_the_verdict_when_it_diverges_or_misses_the_bound(tmp_path: Path):
+def test_a_control_fails_the_verdict_when_it_diverges_or_misses_the_bound_or_band(tmp_path: Path):
     config = build_config("agw", "smoke", TINY)
-    training = Training(config, (Evaluation(("sysu_all_single",), ()),))
-    problems = control_problems(training, RunControl("poisoned", method=_poison), tmp_path)
+    indoor = ("eval.protocol_options={'mode': 'indoor', 'shots': 1, 'gallery_sampling': 'official', 'num_trials': 1}",)
+    training = Training(config, (Evaluation(("sysu_all_single",), ()), Evaluation(("sysu_indoor_single",), indoor)))
+    problems = control_problems([(training, None)], RunControl("poisoned", method=_poison), tmp_path)
     assert problems == [problems[0]] and "poisoned: the run diverged (NonFiniteLossError" in problems[0]
     assert (tmp_path / fingerprint(config) / "record.json").is_file()  # the real run was trained first
-    flipped = control_problems(training, CONTROLS["flipped_metric"], tmp_path)
-    assert flipped and all("sysu_all_single" in p or "diverged" in p for p in flipped)
+    # every setting of the row is judged, the checkpoint evaluations of the broken run included
+    far = SmokeEntry((fingerprint(config),), {s: {("sysu_indoor_single", "mAP"): 99.0} for s in (0, 1, 2)})
+    judged = control_problems([(training, far)], CONTROLS["permuted_ids"], tmp_path)
+    assert any(p.startswith("sysu_indoor_single mAP: ours") and "expected 99" in p for p in judged)
+    folder = tmp_path / "controls" / "permuted_ids" / fingerprint(config)
+    assert len(list(folder.glob("*.eval-*.json"))) == 1  # the indoor evaluation of the broken checkpoint

@@ -9,11 +9,12 @@ import pytest
 
 from reid.config import fingerprint
 from reid.engine.evaluate_checkpoint import evaluation_config
+from reid.errors import ConfigError
 from reid.golden import load_golden
 from reid.harness.cases import REGDB_TRIAL, Case, plan, slugify, table_cases
 from reid.harness.compare import compare_cells, sanity_problems
 from reid.harness.execute import SettingResult
-from reid.harness.reproduce import KNOWN_BELOW_BOUND, reproduce_case
+from reid.harness.reproduce import KNOWN_BELOW_BOUND, record_smoke_table, reproduce_case
 from reid.harness.result import load_results, result_path
 from reid.harness.smoke_golden import smoke_path
 from tests.conftest import REPO_ROOT
@@ -216,3 +217,25 @@ def test_a_sanity_problem_of_a_method_known_below_the_bound_is_reported_as_known
     assert known.outcome == unknown.outcome == "failed" and known.problems == unknown.problems
     assert known.reason == f"{KNOWN_BELOW_BOUND}: measured to stay below the bound at this size"
     assert unknown.reason is None
+
+
+def test_recording_some_rows_keeps_the_tables_other_rows(tiny_golden, recorded):
+    runs, path = recorded
+    case = table_cases(tiny_golden, "mscmnet", 1)[0]
+    original = path.read_text()
+    other = {"fingerprints": ["f" * 16], "seeds": {s: {"sysu_all_single": {"rank1": 1.0}} for s in "012"}}
+    _edit_recording(path, lambda d: d["rows"].__setitem__("Other", other))
+    try:
+        record_smoke_table(tiny_golden, "mscmnet", 1, runs, rows={case.id})
+        rows = json.loads(path.read_text())["rows"]
+    finally:
+        path.write_text(original)
+    assert list(rows) == [case.id, "Other"] and rows["Other"] == other
+    assert rows[case.id] == json.loads(original)["rows"][case.id]  # the same cached runs, the same values
+    assert record_smoke_table(tiny_golden, "mscmnet", 1, runs, rows={"no such row"}) is None
+
+
+@pytest.mark.parametrize("seeds", [(1, 2, 3), (0, 1), (0, 0, 1)])
+def test_a_recording_needs_three_seeds_with_seed_0(tiny_golden, tmp_path, seeds):
+    with pytest.raises(ConfigError, match="at least 3 distinct seeds, 0 among them"):
+        record_smoke_table(tiny_golden, "mscmnet", 1, tmp_path, seeds=seeds)

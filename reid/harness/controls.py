@@ -18,7 +18,7 @@ apart from the real ones (:mod:`reid.engine.control`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,12 +29,11 @@ from reid.config import fingerprint
 from reid.data.datasets.base import ImageDataset
 from reid.data.sample import Sample
 from reid.engine.control import RunControl
-from reid.engine.run import run
 from reid.errors import GoldenError, NonFiniteFeaturesError, NonFiniteLossError
 from reid.golden import Golden
-from reid.harness.cases import Training
+from reid.harness.cases import Training, plan, table_cases
 from reid.harness.compare import sanity_problems
-from reid.harness.execute import SettingResult, execute, is_own_evaluation, primary_metrics, run_lock
+from reid.harness.execute import execute
 from reid.harness.reproduce import against_band
 from reid.harness.selection import ci_plans
 from reid.harness.smoke_golden import SmokeEntry, load_smoke_golden, smoke_path
@@ -87,56 +86,56 @@ CONTROLS: Mapping[str, RunControl] = {
 
 
 def control_problems(
-    training: Training,
+    judged: Sequence[tuple[Training, SmokeEntry | None]],
     control: RunControl,
     runs_dir: Path,
     *,
-    recorded: SmokeEntry | None = None,
     device: str = "cpu",
     progress: bool = False,
 ) -> list[str]:
-    """Train ``training``'s config broken by ``control`` and return what the smoke verdict finds wrong with it: the
-    sanity problems of its own final evaluation (:func:`~reid.harness.compare.sanity_problems`), its cells outside
-    the seed band of ``recorded`` (the CI row's recording, when given), or that it diverged. A control that shows
-    the verdict bites has some.
+    """Train the config of ``judged``'s trainings (one config, each with the evaluations of a row that trains it)
+    broken by ``control``, and return what the smoke verdicts of those rows find wrong with it: per row, the sanity
+    problems of every setting it evaluates (:func:`~reid.harness.compare.sanity_problems`) and the cells outside
+    the seed band of its recording (when given), or that the run diverged. A control that shows the verdict bites
+    has some: any one of them would fail a CI case.
 
     The real run of the same config is trained (or found) first, under its lock, so that a pre-training stage
     both share exists before the control starts from it.
     """
-    execute([training], runs_dir, device=device, progress=progress)
-    with run_lock(runs_dir, f"{fingerprint(training.config)}.{control.name}"):
+    problems: list[str] = []
+    for training, recorded in judged:
+        execute([training], runs_dir, device=device, progress=progress)
         try:
-            record = run(training.config, out_dir=runs_dir, device=device, progress=progress, control=control)
+            runs = execute([training], runs_dir, device=device, progress=progress, control=control)
         except (NonFiniteLossError, NonFiniteFeaturesError) as err:
             # A broken run that diverges fails every smoke case it would be part of.
             return [f"{control.name}: the run diverged ({type(err).__name__}: {err})"]
-    evaluation = record.final_evaluation
-    own = [key for e in training.evaluations if is_own_evaluation(training, e.overrides) for key in e.settings]
-    ours = {key: SettingResult(key, primary_metrics(evaluation), evaluation, record.fingerprint, None) for key in own}
-    problems = sanity_problems(ours)
-    if recorded is not None:
-        problems += [c.describe() for c in against_band(recorded, ours) if c.verdict == "outside"]
+        problems += sanity_problems(runs.settings)
+        if recorded is not None:
+            problems += [c.describe() for c in against_band(recorded, runs.settings) if c.verdict == "outside"]
     return problems
 
 
-
 def ci_control_problems(golden: Golden, method: str, name: str, runs_dir: Path, *, device: str = "cpu") -> list[str]:
-    """:func:`control_problems` of control ``name`` on ``method``'s CI smoke config, judged with the recording of
-    the first CI row that trains it.
+    """:func:`control_problems` of control ``name`` on ``method``'s CI smoke config, judged by every CI row that
+    trains it, each with its recording.
 
     Raises:
-        GoldenError: the method has no CI smoke config, or that row's recording is missing or stale (the message
+        GoldenError: the method has no CI smoke config, or a row's recording is missing or stale (the message
             names the command that records it).
     """
     plans = ci_plans(golden)
     if method not in plans:
         raise GoldenError(golden.root, f"a runnable smoke row of method {method!r} (its CI config)")
     training, rows = plans[method]
-    paper, table, row = rows[0]
-    path = smoke_path(golden.root, paper, table)
-    recording = load_smoke_golden(path)
-    entry = recording.rows.get(row)
-    if entry is None or entry.fingerprints[:1] != (fingerprint(training.config),):
-        raise GoldenError(path, f"a current recording of row {row!r}; record it with `{recording.command}`",
-                          f"rows[{row!r}]")
-    return control_problems(training, CONTROLS[name], runs_dir, recorded=entry, device=device)
+    judged = []
+    for paper, table, row in rows:
+        path = smoke_path(golden.root, paper, table)
+        recording = load_smoke_golden(path)
+        entry = recording.rows.get(row)
+        if entry is None or entry.fingerprints[:1] != (fingerprint(training.config),):
+            raise GoldenError(path, f"a current recording of row {row!r}; record it with `{recording.command}`",
+                              f"rows[{row!r}]")
+        case = next(c for c in table_cases(golden, paper, table) if c.id == row)
+        judged.append((plan(case, golden, "smoke")[0], entry))
+    return control_problems(judged, CONTROLS[name], runs_dir, device=device)

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from reid.config import fingerprint
+from reid.engine.control import RunControl, run_parent
 from reid.engine.evaluate_checkpoint import (
     default_record_path,
     evaluate_checkpoint,
@@ -91,8 +92,16 @@ def is_own_evaluation(training: Training, overrides: Sequence[str]) -> bool:
     return (config.data, config.eval) == (training.config.data, training.config.eval)
 
 
-def execute(trainings: Sequence[Training], runs_dir: Path, *, device: str = "cpu", progress: bool = False) -> CaseRuns:
-    """Train and evaluate everything of ``trainings`` (reusing cached runs), in order.
+def execute(
+    trainings: Sequence[Training],
+    runs_dir: Path,
+    *,
+    device: str = "cpu",
+    progress: bool = False,
+    control: RunControl | None = None,
+) -> CaseRuns:
+    """Train and evaluate everything of ``trainings`` (reusing cached runs), in order; ``control`` trains each
+    broken on purpose instead (:mod:`reid.engine.control`, runs apart from the real ones).
 
     Raises:
         whatever the engine raises (a missing data set, a diverged run): the case fails with it.
@@ -100,10 +109,11 @@ def execute(trainings: Sequence[Training], runs_dir: Path, *, device: str = "cpu
     records: dict[str, RunRecord] = {}
     results: dict[str, SettingResult] = {}
     wall = 0.0
+    suffix = "" if control is None else f".{control.name}"
     for training in trainings:
         name = fingerprint(training.config)
-        with run_lock(runs_dir, name):
-            record = run(training.config, out_dir=runs_dir, device=device, progress=progress)
+        with run_lock(runs_dir, name + suffix):
+            record = run(training.config, out_dir=runs_dir, device=device, progress=progress, control=control)
         records[record.fingerprint] = record
         wall += record.total_wall_time_s
         checkpoint = None
@@ -114,10 +124,11 @@ def execute(trainings: Sequence[Training], runs_dir: Path, *, device: str = "cpu
                                                  record.final_evaluation, record.fingerprint, None)
                 continue
             if checkpoint is None:
-                checkpoint = load_trained(resolve_checkpoint_path(runs_dir / record.fingerprint))
+                folder = run_parent(runs_dir, control) / record.fingerprint
+                checkpoint = load_trained(resolve_checkpoint_path(folder))
             config = evaluation_config(checkpoint.config, evaluation.overrides)
             path = default_record_path(checkpoint.path, config)
-            with run_lock(runs_dir, f"{record.fingerprint}.eval-{fingerprint(config)}"):
+            with run_lock(runs_dir, f"{record.fingerprint}{suffix}.eval-{fingerprint(config)}"):
                 if path.is_file():
                     evaluated = load_evaluation_record(path)
                 else:
