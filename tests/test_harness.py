@@ -205,18 +205,46 @@ def test_paper_profile_without_data_skips_with_the_path_expected(tiny_golden, tm
 
 
 def test_a_sanity_problem_of_a_method_known_below_the_bound_is_reported_as_known(tiny_golden, recorded):
-    runs, _ = recorded
+    runs, path = recorded
     case = table_cases(tiny_golden, "mscmnet", 1)[0]
     listed = tiny_golden.root / "smoke" / "below_bound.yaml"
     listed.write_text("agw: measured to stay below the bound at this size\n")
+
+    def shift(data):
+        for values in data["rows"][case.id]["seeds"].values():
+            values["sysu_all_single"]["rank1"] += 100.0
+
     try:
         known = reproduce_case(case, tiny_golden, profile="smoke", runs_dir=runs, rank1_factor=1000.0)
+        original = _edit_recording(path, shift)
+        try:
+            off_band = reproduce_case(case, tiny_golden, profile="smoke", runs_dir=runs, rank1_factor=0.0,
+                                      map_factor=0.0)
+        finally:
+            path.write_text(original)
     finally:
         listed.unlink()
+    # a run at noise level off its band is reported, not judged, too
+    assert off_band.outcome == "failed" and off_band.reason.startswith(KNOWN_BELOW_BOUND)
+    assert any("sysu_all_single rank1" in p for p in off_band.problems)
     unknown = reproduce_case(case, tiny_golden, profile="smoke", runs_dir=runs, rank1_factor=1000.0)
     assert known.outcome == unknown.outcome == "failed" and known.problems == unknown.problems
     assert known.reason == f"{KNOWN_BELOW_BOUND}: measured to stay below the bound at this size"
     assert unknown.reason is None
+
+
+def test_a_method_known_below_the_bound_still_needs_a_current_recording(tiny_golden, recorded):
+    runs, path = recorded
+    case = table_cases(tiny_golden, "mscmnet", 1)[0]
+    listed = tiny_golden.root / "smoke" / "below_bound.yaml"
+    listed.write_text("agw: measured to stay below the bound at this size\n")
+    original = _edit_recording(path, lambda d: d["rows"][case.id].__setitem__("fingerprints", ["0" * 16]))
+    try:
+        stale = reproduce_case(case, tiny_golden, profile="smoke", runs_dir=runs)
+    finally:
+        listed.unlink()
+        path.write_text(original)
+    assert stale.outcome == "failed" and stale.reason is None and "is stale" in stale.problems[0]
 
 
 def test_recording_some_rows_keeps_the_tables_other_rows(tiny_golden, recorded):

@@ -5,11 +5,14 @@ which evaluations to make of each:
 
 * ``paper`` profile: the row's method under its paper config and the row's overrides, trained
   on the real data set of each column group's setting (``train``) and evaluated with that
-  setting's protocol. Settings that share a training set share one training run: the first
-  setting's protocol is the run's own evaluation, the others evaluate its selected checkpoint.
+  setting's protocol.
 * ``smoke`` profile: the same method and overrides under the smoke profile, on the built-in
   synthetic data (:data:`SMOKE_STAND_IN`): image settings on the SYSU-shaped synthetic set,
   HITSZ-VCM settings on the synthetic tracklets, each with its own protocol and options.
+
+Settings that share a training set share one training run. Its config keeps the profile's own
+evaluation when it trains on the profile's own data set (else it takes its first setting's); each
+setting whose evaluation equals the run's own reuses it, the others evaluate the selected checkpoint.
 
 A setting's protocol options replace the config's when the setting changes the protocol, and are
 added to them when it keeps it (the method's number of trials and gallery sampling stay then).

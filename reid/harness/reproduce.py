@@ -35,7 +35,8 @@ from reid.harness.smoke_golden import (
 )
 
 KNOWN_BELOW_BOUND = "known below the sanity bound (golden/smoke/below_bound.yaml)"
-"""How a failed smoke case's ``reason`` starts when its only problems are a sanity bound its method is known to miss."""
+"""How a failed smoke case's ``reason`` starts when its method's smoke runs are known to stay below the sanity bound:
+its problems (bound or band) are reported, not judged; a stale or missing recording is still a plain failure."""
 
 DATA_LAYOUT_DOC = "README.md, section Data, and the data set class docstring in reid/data/datasets/"
 
@@ -109,7 +110,9 @@ def reproduce_case(
         sanity = sanity_problems(runs.settings, rank1_factor, map_factor)
         problems += stale + sanity
         below = load_below_bound(golden.root).get(row.method)
-        if below is not None and sanity and not stale and all(c.verdict != "outside" for c in cells):
+        if below is not None and not stale and (sanity or any(c.verdict == "outside" for c in cells)):
+            # Runs at noise level are not judged: a draw that escapes the collapse leaves a band of collapsed
+            # seeds (measured: CMMP rank-10 36.96 with two threads against 25.7 +- 6.2 with one).
             known = f"{KNOWN_BELOW_BOUND}: {below}"
     else:
         tolerance = {cell: row.tolerance[cell[1]] for cell in row.values}
