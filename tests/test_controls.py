@@ -17,7 +17,7 @@ from reid.harness.cases import Evaluation, Training
 from reid.harness.controls import CONTROLS, MismatchedImages, control_problems
 from reid.harness.execute import SettingResult
 from reid.harness.reproduce import against_band
-from reid.harness.smoke_golden import SmokeEntry
+from reid.harness.smoke_golden import BAND_FLOOR, SmokeEntry
 from reid.profiles import build_config
 from reid.registry import list_methods, method_class
 from tests.test_methods import build, random_batch
@@ -103,10 +103,11 @@ def test_a_control_run_lives_apart_and_says_what_it_is(tmp_path: Path):
 
 def test_against_band_marks_cells_outside_their_seed_band():
     entry = SmokeEntry(("fp",), {s: {("s", "rank1"): 20.0 + s, ("s", "mAP"): 30.0} for s in (0, 1, 2)})
-    ours = {"s": SettingResult("s", {"rank1": 14.0, "mAP": 34.0}, {"splits": []}, "fp", None)}
+    ours = {"s": SettingResult("s", {"rank1": 21.0 - BAND_FLOOR["rank1"] - 0.1, "mAP": 34.0}, {"splits": []}, "fp",
+                               None)}
     cells = {c.metric: c for c in against_band(entry, ours)}
-    assert cells["rank1"].verdict == "outside" and cells["rank1"].expected == 21.0  # 14 < 21 - 5
-    assert cells["mAP"].verdict == "within" and cells["mAP"].tolerance == 5.0
+    assert cells["rank1"].verdict == "outside" and cells["rank1"].expected == 21.0  # below 21 - floor
+    assert cells["mAP"].verdict == "within" and cells["mAP"].tolerance == BAND_FLOOR["mAP"]
 
 
 def _poison(method) -> None:
