@@ -32,8 +32,8 @@ BLIND: dict[tuple[str, str], str] = {
 
 
 BELOW_BOUND = load_below_bound(default_root())
-"""Methods whose own smoke runs stay below the sanity bound: their controls cannot be told apart from them, so a
-control that passes the verdict is expected (not strict: at noise level either outcome happens)."""
+"""Methods whose own smoke runs stay below the sanity bound: their controls cannot be told apart from them, so they
+are collected as expected failures and not run."""
 
 
 def _cases():
@@ -44,8 +44,10 @@ def _cases():
                 blind = pytest.mark.xfail(strict=True, raises=ControlNotCaughtError, reason=BLIND[(method, control)])
                 marks.append(blind)
             elif method in BELOW_BOUND:
+                # Not trained: a control of a run at noise level passes or fails the verdict by chance, so its two
+                # trainings (about 3 minutes of a CI worker) would tell nothing.
                 reason = f"{method}'s own smoke runs are below the sanity bound: {BELOW_BOUND[method]}"
-                marks.append(pytest.mark.xfail(strict=False, raises=ControlNotCaughtError, reason=reason))
+                marks.append(pytest.mark.xfail(run=False, reason=reason))
             yield pytest.param(method, control, marks=marks, id=f"{method}-{control}")
 
 
