@@ -15,7 +15,7 @@ import pytest
 from reid.golden.load import default_root
 from reid.harness.controls import CONTROLS, ControlNotCaughtError
 from reid.harness.smoke_golden import load_below_bound
-from reid.registry import list_methods, method_class
+from reid.methods import list_methods, method_class
 
 METHODS = [name for name in list_methods() if method_class(name).evaluates]
 """Every registered method that is evaluated (``cmmp_pretrain``, a stage of ``cmmp``, is not)."""

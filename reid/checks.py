@@ -1,9 +1,11 @@
-"""Integer argument checks shared across the package: each names the argument and what it accepts."""
+"""Argument checks shared across the package: each names the argument and what it accepts."""
 
 from __future__ import annotations
 
 import argparse
 import numbers
+
+import torch
 
 from reid.errors import ConfigError
 
@@ -64,3 +66,14 @@ def positive_int_argument(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {value}")
     return value
+
+
+def check_generator(generator: object, where: str) -> torch.Generator:
+    """Refuse anything but a ``torch.Generator``: ``None`` would silently use torch's global RNG.
+
+    Raises:
+        ConfigError: ``generator`` is not a ``torch.Generator``.
+    """
+    if not isinstance(generator, torch.Generator):
+        raise ConfigError(f"{where}: expected a torch.Generator (randomness is always passed in), got {generator!r}")
+    return generator

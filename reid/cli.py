@@ -45,8 +45,8 @@ from reid.engine.run import run, with_pretrained
 from reid.errors import ConfigError, ReidError
 from reid.eval.evaluate import METRICS
 from reid.harness.smoke_golden import SMOKE_THREADS
+from reid.methods import list_methods
 from reid.profiles import PROFILES, build_config
-from reid.registry import list_methods
 
 DATA_ROOT_ENV = "REID_DATA_ROOT"
 """Environment variable naming a folder that holds data sets as ``<name>/`` sub-folders (``sysu_mm01/``, ...)."""

@@ -145,7 +145,7 @@ class RunConfig:
     """One experiment.
 
     Attributes:
-        method: a registered method name (:func:`reid.registry.list_methods`).
+        method: a registered method name (:func:`reid.methods.list_methods`).
         profile: ``"paper"`` (the paper's sizes) or ``"smoke"`` (same classes, small sizes).
         seed: the one seed every random stream is derived from.
         method_options: the method's own keyword arguments (loss weights, margins, switches).

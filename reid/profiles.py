@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from reid.config import RunConfig, apply_overrides
 from reid.errors import ConfigError
-from reid.registry import method_class
+from reid.methods import method_class
 
 PROFILES = ("paper", "smoke")
 

@@ -20,10 +20,10 @@ from reid.errors import ConfigError
 from reid.layers.mask_token import MaskToken
 from reid.layers.pixel_decoder import LinearPixelDecoder
 from reid.losses.reconstruction import masked_l1
+from reid.methods import create_method
 from reid.methods.base import TrainBatch
 from reid.methods.cmmp import CMMP, TARGETS, CMMPPretrainer, PretrainOptions
 from reid.profiles import build_config
-from reid.registry import create_method
 
 sides = st.integers(min_value=1, max_value=40)
 ratios = st.sampled_from([0.0, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 1.0]) | st.floats(0.0, 1.0)

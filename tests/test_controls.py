@@ -18,8 +18,8 @@ from reid.harness.controls import CONTROLS, MismatchedImages, control_problems
 from reid.harness.execute import SettingResult
 from reid.harness.reproduce import against_band
 from reid.harness.smoke_golden import BAND_FLOOR, SmokeEntry
+from reid.methods import list_methods, method_class
 from reid.profiles import build_config
-from reid.registry import list_methods, method_class
 from tests.test_methods import build, random_batch
 
 

@@ -17,13 +17,13 @@ from reid.golden import (
     PAPERS,
     CellRef,
     Claim,
-    check_reproduce_row,
     claim_agrees,
     claim_quantity,
     load_all,
     load_golden,
 )
 from reid.golden.load import FRAME_COLUMNS
+from reid.harness.cases import check_reproduce_row
 from tests.conftest import REPO_ROOT
 
 GOLDEN = REPO_ROOT / "golden"

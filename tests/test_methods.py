@@ -7,9 +7,9 @@ import torch
 
 from reid.data.sample import Modality
 from reid.errors import ConfigError
+from reid.methods import create_method, list_methods, method_class
 from reid.methods.base import TrainBatch
 from reid.profiles import build_config
-from reid.registry import create_method, list_methods, method_class
 
 
 def build(name: str, num_classes: int = 6, seed: int = 0, **overrides):

@@ -14,10 +14,10 @@ from reid.data.transforms.normalize import IMAGENET_MEAN, IMAGENET_STD
 from reid.errors import ConfigError
 from reid.layers.x_modality import FixedXModality, XModalityGenerator
 from reid.losses import batch_hard_triplet
+from reid.methods import create_method
 from reid.methods.base import TrainBatch
 from reid.methods.xiv import XIV, cross_modality_loss, eq2_distance, euclidean, modality_respective_loss
 from reid.profiles import build_config
-from reid.registry import create_method
 
 
 def _xiv(**options) -> XIV:

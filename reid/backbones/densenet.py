@@ -23,7 +23,7 @@ from torchvision.models import densenet as tv_densenet
 
 from reid.backbones.pretrained import load_torchvision_state_dict, match_state_dict
 from reid.backbones.resnet import reset_batchnorm_
-from reid.data.transforms.draws import check_generator
+from reid.checks import check_generator
 from reid.errors import ConfigError
 
 SUPPORTED_DENSENETS: tuple[str, ...] = ("densenet121", "densenet161", "densenet169", "densenet201")

@@ -40,8 +40,7 @@ from torch import nn
 from torchvision.models import resnet as tv_resnet
 
 from reid.backbones.pretrained import load_torchvision_state_dict, match_state_dict
-from reid.checks import check_positive_integer
-from reid.data.transforms.draws import check_generator
+from reid.checks import check_generator, check_positive_integer
 from reid.errors import ConfigError
 from reid.layers.non_local import NON_LOCAL_EMBEDDINGS, NonLocalBlock, NonLocalEmbedding
 

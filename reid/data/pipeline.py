@@ -3,7 +3,7 @@
 :class:`PairBatchSampler` turns the :class:`~reid.data.samplers.IdentitySampler`'s batch plans
 into lists of :class:`PairKey`; :class:`PairedViewDataset` turns one key into the method's views
 (:meth:`~reid.methods.base.ReIDMethod.train_views`); :func:`collate_pairs` stacks them into a
-:class:`~reid.methods.base.TrainBatch`; :func:`build_train_loader` wires the three into a
+:class:`~reid.data.batch.TrainBatch`; :func:`build_train_loader` wires the three into a
 ``DataLoader``.
 
 Randomness. Every random stream of a run is derived from its one seed with
@@ -28,12 +28,12 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from reid.checks import check_integer
 from reid.config import DataConfig
+from reid.data.batch import TrainBatch, ViewSpec
 from reid.data.datasets.base import ImageDataset
 from reid.data.sample import Modality, Sample, relabel
 from reid.data.samplers import IdentitySampler
 from reid.data.transforms import derive_generator, resize, to_tensor
 from reid.errors import ConfigError
-from reid.methods.base import TrainBatch, ViewSpec
 
 SAMPLER_STREAM = 1
 """Stream id of the identity sampler: ``IdentitySampler(generator=derive_generator(seed, SAMPLER_STREAM))``."""

@@ -27,8 +27,8 @@ import numpy as np
 import torch
 from torch.utils.data import Sampler
 
-from reid.checks import check_integer, check_positive_integer
-from reid.data.transforms.draws import check_generator, derive_generator
+from reid.checks import check_generator, check_integer, check_positive_integer
+from reid.data.transforms.draws import derive_generator
 from reid.errors import ConfigError
 
 

@@ -67,8 +67,8 @@ from reid.engine.seeding import (
 from reid.engine.train import train_one_epoch
 from reid.errors import ArtifactError, ConfigError
 from reid.eval.evaluate import evaluate
+from reid.methods import method_class
 from reid.methods.base import ReIDMethod
-from reid.registry import method_class
 
 log = logging.getLogger(__name__)
 

@@ -25,10 +25,10 @@ from reid.data.sample import Sample
 from reid.data.sysu_permutations import SysuPermutations, load_rand_perm_cam
 from reid.errors import ConfigError
 from reid.eval.chance import random_ranking_metrics
+from reid.eval.embedder import Embedder
 from reid.eval.features import extract_features
 from reid.eval.protocols import EvalSplit, build_trials, camids, pids, sysu_mm01_trials
 from reid.eval.ranking import rank_metrics
-from reid.methods.base import ReIDMethod
 
 METRICS = ("rank1", "rank5", "rank10", "rank20", "mAP", "mINP")
 """The project's metric names (percent), averaged over trials."""
@@ -48,7 +48,7 @@ def normalized_distance(query: torch.Tensor, gallery: torch.Tensor) -> torch.Ten
 
 
 def feature_distance(
-    method: ReIDMethod, name: str, query: Mapping[str, torch.Tensor], gallery: Mapping[str, torch.Tensor]
+    method: Embedder, name: str, query: Mapping[str, torch.Tensor], gallery: Mapping[str, torch.Tensor]
 ) -> torch.Tensor:
     """The ``[Q, G]`` distance of feature ``name``: the method's own, else :func:`normalized_distance`.
 
@@ -62,7 +62,7 @@ def feature_distance(
     return normalized_distance(query[name], gallery[name])
 
 
-def describe_distance(method: ReIDMethod) -> str:
+def describe_distance(method: Embedder) -> str:
     """Which distance :func:`feature_distance` uses for ``method``, for the run record."""
     return f"{type(method).__name__}.distance" if callable(getattr(method, "distance", None)) else DEFAULT_DISTANCE
 
@@ -204,7 +204,7 @@ def build_splits(
 
 
 def evaluate(
-    method: ReIDMethod,
+    method: Embedder,
     dataset: ImageDataset,
     eval_config: EvalConfig,
     *,

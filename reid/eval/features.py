@@ -19,7 +19,7 @@ from reid.data.datasets.base import ImageDataset
 from reid.data.sample import Modality, Sample
 from reid.data.transforms import Transform, eval_transform, resize, to_tensor
 from reid.errors import ConfigError, NonFiniteFeaturesError
-from reid.methods.base import ReIDMethod
+from reid.eval.embedder import Embedder
 
 
 class _TestImages(Dataset):
@@ -49,7 +49,7 @@ class _TestImages(Dataset):
         return self.transform(to_tensor(resize(image, self.size, resample=self.resample)), None)
 
 
-def flip_average(method: ReIDMethod, images: torch.Tensor, modality: Modality) -> dict[str, torch.Tensor]:
+def flip_average(method: Embedder, images: torch.Tensor, modality: Modality) -> dict[str, torch.Tensor]:
     """Features averaged over the images and their horizontal mirrors (CAJ ``testa.py``; protocols.md sec. 5).
 
     The average is taken before any normalisation, as CAJ averages the raw features and
@@ -62,7 +62,7 @@ def flip_average(method: ReIDMethod, images: torch.Tensor, modality: Modality) -
 
 
 @contextlib.contextmanager
-def eval_mode(method: ReIDMethod) -> Iterator[None]:
+def eval_mode(method: Embedder) -> Iterator[None]:
     """``method`` in eval mode inside the block; its previous training mode restored after it."""
     was_training = method.training
     method.eval()
@@ -73,7 +73,7 @@ def eval_mode(method: ReIDMethod) -> Iterator[None]:
 
 
 def extract_features(
-    method: ReIDMethod,
+    method: Embedder,
     dataset: ImageDataset,
     records: Sequence[Sample],
     *,

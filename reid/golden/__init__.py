@@ -6,11 +6,10 @@ printed value as one long pandas DataFrame (one row per cell). The folder is the
 """
 
 from reid.golden.claims import claim_agrees, claim_quantity
-from reid.golden.load import GOLDEN_DIR_ENV, Golden, check_reproduce_row, default_root, load_all, load_golden
+from reid.golden.load import GOLDEN_DIR_ENV, Golden, default_root, load_all, load_golden
 from reid.golden.schema import (
     METRIC_UNITS,
     PAPERS,
-    PLANNED_METHODS,
     RETRIEVAL_METRICS,
     STATUSES,
     CellRef,
@@ -25,7 +24,6 @@ __all__ = [
     "GOLDEN_DIR_ENV",
     "METRIC_UNITS",
     "PAPERS",
-    "PLANNED_METHODS",
     "RETRIEVAL_METRICS",
     "STATUSES",
     "CellRef",
@@ -35,7 +33,6 @@ __all__ = [
     "GoldenRow",
     "GoldenTable",
     "Setting",
-    "check_reproduce_row",
     "claim_agrees",
     "claim_quantity",
     "default_root",

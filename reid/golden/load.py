@@ -1,4 +1,4 @@
-"""Read a whole golden folder: :class:`Golden`, :func:`load_golden`, :func:`load_all`, :func:`check_reproduce_row`."""
+"""Read a whole golden folder: :class:`Golden`, :func:`load_golden`, :func:`load_all`."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from reid.errors import ConfigError, GoldenError, ReidError
+from reid.errors import GoldenError
 from reid.golden.parse import TABLE_FILE, parse_aliases, parse_claims, parse_settings, parse_table
-from reid.golden.schema import METRIC_UNITS, PAPERS, PLANNED_METHODS, CellRef, Claim, GoldenTable, Setting
+from reid.golden.schema import METRIC_UNITS, PAPERS, CellRef, Claim, GoldenTable, Setting
 
 GOLDEN_DIR_ENV = "REID_GOLDEN_DIR"
 """Environment variable naming another golden folder (e.g. a user's own tables)."""
@@ -133,39 +133,3 @@ def load_all(root: str | Path | None = None) -> pd.DataFrame:
                     }
                 )
     return pd.DataFrame.from_records(records, columns=list(FRAME_COLUMNS))
-
-
-def check_reproduce_row(table: GoldenTable, index: int) -> str:
-    """Check that row ``index`` of ``table`` can be run: its method is registered and its overrides build a
-    config under both profiles, or its method is planned (not yet implemented).
-
-    Returns:
-        ``"registered"``, ``"planned"`` or ``"not_reproduce"`` (the row has another status).
-
-    Raises:
-        GoldenError: an unknown method, or an override the method's config rejects.
-    """
-    from reid.profiles import PROFILES, build_config
-    from reid.registry import list_methods
-
-    row = table.rows[index]
-    if row.status != "reproduce":
-        return "not_reproduce"
-    if row.method not in list_methods():
-        if row.method in PLANNED_METHODS:
-            return "planned"
-        raise GoldenError(
-            table.path,
-            f"a registered method ({list_methods()}) or a planned one ({sorted(PLANNED_METHODS)}), got {row.method!r}",
-            f"rows[{index}].method",
-        )
-    for profile in PROFILES:
-        try:
-            build_config(row.method, profile, row.profile_overrides(profile))
-        except (ConfigError, ReidError) as err:
-            raise GoldenError(
-                table.path,
-                f"overrides valid for {row.method!r} under profile {profile!r} ({err})",
-                f"rows[{index}].overrides",
-            ) from None
-    return "registered"

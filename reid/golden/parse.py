@@ -4,7 +4,7 @@ Every error is a :class:`~reid.errors.GoldenError` naming the file, the field (`
 and what was expected. Cross-file checks (a setting key that ``settings.yaml`` lacks, an alias
 ``aliases.yaml`` lacks, a claim naming a missing cell) are made here too, given those files'
 contents. Whether a ``reproduce`` row's method and overrides build a config is checked by
-:func:`reid.golden.check_reproduce_row` (it needs the method registry).
+:func:`reid.harness.cases.check_reproduce_row` (it needs the method registry).
 """
 
 from __future__ import annotations

@@ -16,9 +16,6 @@ from typing import Any
 PAPERS: tuple[str, ...] = ("cmmp", "ffdml", "xiv", "mscmnet", "cmft")
 """Paper keys, in the order of the project's mission statement."""
 
-PLANNED_METHODS: frozenset[str] = frozenset(PAPERS)
-"""Methods a ``reproduce`` row may name before they are registered (their benchmark cases skip)."""
-
 METRIC_UNITS: Mapping[str, str] = {
     "rank1": "percent",
     "rank5": "percent",

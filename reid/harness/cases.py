@@ -29,9 +29,10 @@ from pathlib import Path
 from typing import Any
 
 from reid.config import RunConfig, apply_overrides
-from reid.golden import PLANNED_METHODS, Golden, GoldenRow, GoldenTable, Setting
-from reid.profiles import build_config
-from reid.registry import list_methods, method_class
+from reid.errors import ConfigError, GoldenError, ReidError
+from reid.golden import PAPERS, Golden, GoldenRow, GoldenTable, Setting
+from reid.methods import list_methods, method_class
+from reid.profiles import PROFILES, build_config
 
 SMOKE_STAND_IN: Mapping[str, Mapping[str, str]] = {
     "sysu_mm01": {"dataset": "synthetic", "protocol": "sysu_mm01"},
@@ -81,8 +82,8 @@ class Case:
         if row.status == "not_applicable":
             return f"not applicable: {row.reason}"
         if row.method not in list_methods():
-            assert row.method in PLANNED_METHODS
-            return f"not yet implemented: method {row.method!r} is planned but not registered yet"
+            assert row.method in PAPERS
+            return f"not yet implemented: {row.method!r}, the paper's own method, is not registered yet"
         return method_class(row.method).unsupported(build_config(row.method, "paper", row.profile_overrides("paper")))
 
 
@@ -201,3 +202,39 @@ def plan(
         config = apply_overrides(base, (*_training_overrides(base, evaluations[0].overrides), *extra_overrides))
         trainings.append(Training(config=config, evaluations=evaluations))
     return trainings
+
+
+def check_reproduce_row(table: GoldenTable, index: int) -> str:
+    """Check that row ``index`` of ``table`` can be run: its method is registered and its overrides build a
+    config under both profiles, or it names a paper's own method not implemented yet (a paper key: FF-DML's
+    rows name ``ffdml`` and run once a method registers under that name).
+
+    Returns:
+        ``"registered"``, ``"planned"`` (a paper key not registered yet) or ``"not_reproduce"`` (the row has
+        another status).
+
+    Raises:
+        GoldenError: an unknown method, or an override the method's config rejects.
+    """
+    row = table.rows[index]
+    if row.status != "reproduce":
+        return "not_reproduce"
+    if row.method not in list_methods():
+        if row.method in PAPERS:
+            return "planned"
+        raise GoldenError(
+            table.path,
+            f"a registered method ({list_methods()}) or a paper's own method named by its key ({list(PAPERS)}), "
+            f"got {row.method!r}",
+            f"rows[{index}].method",
+        )
+    for profile in PROFILES:
+        try:
+            build_config(row.method, profile, row.profile_overrides(profile))
+        except (ConfigError, ReidError) as err:
+            raise GoldenError(
+                table.path,
+                f"overrides valid for {row.method!r} under profile {profile!r} ({err})",
+                f"rows[{index}].overrides",
+            ) from None
+    return "registered"

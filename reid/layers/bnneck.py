@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from reid.data.transforms.draws import check_generator
+from reid.checks import check_generator
 from reid.errors import ConfigError
 
 AGW_BN_WEIGHT_STD: float = 0.01

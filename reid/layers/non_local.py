@@ -25,7 +25,7 @@ from typing import Literal
 import torch
 from torch import nn
 
-from reid.data.transforms.draws import check_generator
+from reid.checks import check_generator
 from reid.errors import ConfigError
 
 NonLocalEmbedding = Literal["half", "agw_one"]

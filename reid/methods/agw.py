@@ -26,7 +26,7 @@ from reid.data.transforms import agw_train
 from reid.layers import BNNeck, GeneralizedMeanPooling
 from reid.losses import WeightedRegularizationTriplet, cross_entropy
 from reid.methods.base import ReIDMethod, StepOutput, TrainBatch, ViewSpec
-from reid.registry import register_method
+from reid.methods.registry import register_method
 
 # Stem of each modality (AGW model.py: visible_module, thermal_module).
 STEMS: Mapping[Modality, int] = {Modality.VISIBLE: 0, Modality.INFRARED: 1}

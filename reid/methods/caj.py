@@ -25,7 +25,7 @@ from reid.data.transforms import caj_train_views
 from reid.losses import TripletLossADP
 from reid.methods.agw import AGW, STEMS
 from reid.methods.base import ViewSpec
-from reid.registry import register_method
+from reid.methods.registry import register_method
 
 
 @register_method

@@ -44,7 +44,7 @@ from reid.losses.reconstruction import AREAS, masked_l1
 from reid.methods.agw import STEMS
 from reid.methods.base import ReIDMethod, StepOutput, TrainBatch, ViewSpec
 from reid.methods.caj import CAJ
-from reid.registry import register_method
+from reid.methods.registry import register_method
 
 IMAGES: tuple[str, ...] = ("visible", "generated", "infrared")
 """The three images of a pre-training pair, in the order they are encoded."""

@@ -37,7 +37,7 @@ from reid.layers import BNNeck
 from reid.layers.x_modality import X_SOURCES, build_x_modality
 from reid.losses import batch_hard_triplet, cross_entropy
 from reid.methods.base import ReIDMethod, StepOutput, TrainBatch, ViewSpec
-from reid.registry import register_method
+from reid.methods.registry import register_method
 
 TEST_DISTANCES: tuple[str, ...] = ("eq2", "iv")
 """``eq2``: D(I, V) + D(I, X) (Eq. 2); ``iv``: D(I, V) alone."""

@@ -14,7 +14,8 @@ from typing import ClassVar
 
 import torch
 
-from reid.data.transforms.draws import bernoulli, check_generator, check_probability
+from reid.checks import check_generator
+from reid.data.transforms.draws import bernoulli, check_probability
 from reid.errors import ConfigError
 
 

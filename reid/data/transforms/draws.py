@@ -17,17 +17,6 @@ import torch
 from reid.errors import ConfigError
 
 
-def check_generator(generator: object, where: str) -> torch.Generator:
-    """Refuse anything but a ``torch.Generator``: ``None`` would silently use torch's global RNG.
-
-    Raises:
-        ConfigError: ``generator`` is not a ``torch.Generator``.
-    """
-    if not isinstance(generator, torch.Generator):
-        raise ConfigError(f"{where}: expected a torch.Generator (randomness is always passed in), got {generator!r}")
-    return generator
-
-
 def uniform(generator: torch.Generator, low: float, high: float) -> float:
     """One draw from U(low, high) in double precision, as Python's ``random.uniform(low, high)``."""
     u = torch.rand((), generator=generator, dtype=torch.float64).item()

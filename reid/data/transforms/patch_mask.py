@@ -20,9 +20,8 @@ from typing import ClassVar
 
 import torch
 
-from reid.checks import check_integer, check_positive_integer
+from reid.checks import check_generator, check_integer, check_positive_integer
 from reid.data.transforms.base import Transform
-from reid.data.transforms.draws import check_generator
 from reid.errors import ConfigError
 
 MASK_REFERENCE_HEIGHT = 288

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 
+from reid.checks import check_generator
 from reid.data.transforms.base import Transform
-from reid.data.transforms.draws import check_generator
 from reid.errors import ConfigError
 
 

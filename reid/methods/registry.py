@@ -1,14 +1,14 @@
-"""Method registry: ``register_method`` / ``create_method`` / ``list_methods``."""
+"""Method registry: ``register_method`` / ``create_method`` / ``list_methods``.
+
+Import these from :mod:`reid.methods`: importing that package registers every built-in method first.
+"""
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from reid.errors import ConfigError
-
-if TYPE_CHECKING:  # the method modules import this one to register themselves
-    from reid.methods.base import ReIDMethod
+from reid.methods.base import ReIDMethod
 
 _METHODS: dict[str, type[ReIDMethod]] = {}
 _M = TypeVar("_M", bound="type[ReIDMethod]")
@@ -28,14 +28,9 @@ def register_method(cls: _M) -> _M:
     return cls
 
 
-def _load_builtin_methods() -> None:
-    # Importing the package runs every built-in method module's @register_method.
-    importlib.import_module("reid.methods")
-
 
 def list_methods() -> list[str]:
     """Names of every registered method, sorted."""
-    _load_builtin_methods()
     return sorted(_METHODS)
 
 
@@ -45,7 +40,6 @@ def method_class(name: str) -> type[ReIDMethod]:
     Raises:
         ConfigError: unknown name; the message lists the valid ones.
     """
-    _load_builtin_methods()
     if name not in _METHODS:
         raise ConfigError(f"method={name!r} is not registered; expected one of {', '.join(sorted(_METHODS))}")
     return _METHODS[name]
