@@ -32,7 +32,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from reid.cli import DATA_ROOT_ENV
+from reid.engine.run_config import DATA_ROOT_ENV, set_threads
 from reid.errors import GoldenError
 from reid.golden import PAPERS, Golden, load_golden
 from reid.harness.cases import Case, table_cases
@@ -41,7 +41,7 @@ from reid.harness.reproduce import KNOWN_BELOW_BOUND, reproduce_case
 from reid.harness.selection import ci_selection
 
 if os.environ.get("PYTEST_XDIST_WORKER"):
-    torch.set_num_threads(1)
+    set_threads(1)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 MAX_TABLES = 12
@@ -85,7 +85,7 @@ class Bench:
         self.golden: Golden = load_golden()
         self.gpu = config.getoption("--gpu")
         self.profile = config.getoption("--profile") or ("paper" if self.gpu else "smoke")
-        root = config.getoption("--data-root") or os.environ.get(DATA_ROOT_ENV)
+        root = config.getoption("--data-root")  # else the config builder reads $REID_DATA_ROOT
         self.data_root = Path(root) if root else None
         self.runs_dir = Path(config.getoption("--runs-dir")) / self.profile
         pretrained = config.getoption("--pretrained")

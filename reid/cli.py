@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import dataclasses
 import inspect
 import logging
 import os
@@ -27,40 +26,33 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import torch
-
 import reid
 from reid.backbones.pretrained import PRETRAINED_DIR_ENV, pretrained_env_var
-from reid.config import RunConfig, apply_overrides, fingerprint
+from reid.config import RunConfig, fingerprint
 from reid.data.datasets import DATASETS, SYNTHETIC, build_dataset
 from reid.engine.evaluate_checkpoint import (
     default_record_path,
     evaluate_checkpoint,
-    evaluation_config,
     load_trained,
     write_evaluation_record,
 )
-from reid.engine.record import RECORD, load_run_record
-from reid.engine.run import run, with_pretrained
+from reid.engine.record import RECORD
+from reid.engine.run import completed_record, run, with_pretrained
+from reid.engine.run_config import (
+    DATA_ROOT_ENV,
+    build_run_config,
+    dataset_class_path,
+    evaluation_run_config,
+    require_data_root,
+    resolve_data_root,
+    resolve_device,
+    set_threads,
+)
 from reid.errors import ConfigError, ReidError
 from reid.eval.evaluate import METRICS
 from reid.harness.smoke_golden import SMOKE_THREADS
 from reid.methods import list_methods
-from reid.profiles import PROFILES, build_config
-
-DATA_ROOT_ENV = "REID_DATA_ROOT"
-"""Environment variable naming a folder that holds data sets as ``<name>/`` sub-folders (``sysu_mm01/``, ...)."""
-
-DATASET_PROTOCOLS: Mapping[str, str] = {
-    "sysu_mm01": "sysu_mm01",
-    "regdb": "regdb",
-    "llcm": "llcm",
-    "hitsz_vcm": "hitsz_vcm",
-    # The synthetic data sets copy SYSU-MM01's and HITSZ-VCM's camera structure to run their protocols.
-    "synthetic": "sysu_mm01",
-    "synthetic_video": "hitsz_vcm",
-}
-"""The evaluation protocol a data set is evaluated with when ``--dataset`` selects it."""
+from reid.profiles import PROFILES
 
 FLAG_KEYS: Mapping[str, str] = {
     "data.dataset": "--dataset NAME",
@@ -113,115 +105,6 @@ Use the folder reported as found as `reid train ... --data-root FOLDER`.
 # ---------------------------------------------------------------------------------------------- config
 
 
-def resolve_device(text: str | None) -> torch.device:
-    """The device of ``--device`` (``cpu``, ``cuda``, ``cuda:N``); by default CUDA when available.
-
-    Raises:
-        ConfigError: an unknown device, or CUDA asked for where it is not available.
-    """
-    if text is None:
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(text)
-    except RuntimeError as err:
-        raise ConfigError(f"--device {text!r}: expected cpu, cuda or cuda:N") from err
-    if device.type not in ("cpu", "cuda"):
-        raise ConfigError(f"--device {text!r}: expected cpu, cuda or cuda:N")
-    if device.type == "cuda":
-        if not torch.cuda.is_available():
-            raise ConfigError(f"--device {text}: no CUDA device is available (torch {torch.__version__})")
-        if device.index is not None and device.index >= torch.cuda.device_count():
-            raise ConfigError(f"--device {text}: only {torch.cuda.device_count()} CUDA device(s) are visible")
-    return device
-
-
-def dataset_class_path(name: str) -> str:
-    """``reid.data.datasets.<module>.<Class>`` of data set ``name``: its docstring draws the layout."""
-    cls = DATASETS[name]
-    return f"{cls.__module__}.{cls.__qualname__}"
-
-
-def env_dataset_root(name: str, environ: Mapping[str, str]) -> Path | None:
-    """``$REID_DATA_ROOT/<name>``, or ``None`` when the variable is unset or empty."""
-    parent = environ.get(DATA_ROOT_ENV, "")
-    return Path(parent) / name if parent else None
-
-
-def switch_dataset(config: RunConfig, name: str) -> RunConfig:
-    """``config`` on data set ``name``: its root and options cleared, its protocol selected.
-
-    The options of one data set class mean nothing to another (``seed`` of the synthetic data,
-    ``trial`` of RegDB). The protocol is :data:`DATASET_PROTOCOLS` ``[name]``; when that changes,
-    its options are reset to the protocol's defaults, otherwise they are kept (the synthetic data
-    and SYSU-MM01 share the SYSU protocol and its options).
-
-    Raises:
-        ConfigError: an unknown data set (the message lists the valid ones).
-    """
-    if name not in DATASETS:
-        raise ConfigError(f"--dataset {name!r} is not known; expected one of {', '.join(DATASETS)}")
-    if name == config.data.dataset:
-        return config
-    data = dataclasses.replace(config.data, dataset=name, root=None, options={})
-    evaluation = config.eval
-    if DATASET_PROTOCOLS[name] != evaluation.protocol:
-        evaluation = dataclasses.replace(evaluation, protocol=DATASET_PROTOCOLS[name], protocol_options={})
-    return dataclasses.replace(config, data=data, eval=evaluation)
-
-
-def apply_data_options(
-    config: RunConfig, dataset: str | None, data_root: str | None, environ: Mapping[str, str]
-) -> RunConfig:
-    """Apply ``--dataset`` and ``--data-root`` and find a real data set's folder.
-
-    The folder is ``--data-root``, else the one already in the config (a checkpoint's), else
-    ``$REID_DATA_ROOT/<name>``. It is stored as an absolute path, so a checkpoint evaluated from
-    another working directory still finds its data.
-
-    Raises:
-        ConfigError: a root for a generated data set, or a real data set with no folder given.
-    """
-    if dataset is not None:
-        config = switch_dataset(config, dataset)
-    name = config.data.dataset
-    if name in SYNTHETIC:
-        if data_root is not None:
-            raise ConfigError(
-                f"--data-root {data_root}: dataset {name!r} is generated and reads no folder; "
-                f"choose a real data set with --dataset ({', '.join(n for n in DATASETS if n not in SYNTHETIC)})"
-            )
-        return config
-    root = Path(data_root) if data_root is not None else None
-    if root is None and config.data.root is None:
-        root = env_dataset_root(name, environ)
-    if root is None and config.data.root is None:
-        raise ConfigError(
-            f"dataset {name!r} needs its folder: pass --data-root PATH, the folder in the layout drawn in the "
-            f"docstring of {dataset_class_path(name)} (`reid datasets --dataset {name}` prints it), or set "
-            f"${DATA_ROOT_ENV} to a folder holding {name}/"
-        )
-    if root is None:
-        return config
-    return dataclasses.replace(config, data=dataclasses.replace(config.data, root=os.path.abspath(root)))
-
-
-def check_dataset_options(config: RunConfig) -> None:
-    """Refuse ``data.options`` the data set class does not take, before anything is built.
-
-    Raises:
-        ConfigError: naming the unknown option and listing the valid ones.
-    """
-    cls = DATASETS[config.data.dataset]
-    parameters = inspect.signature(cls).parameters.values()
-    valid = [p.name for p in parameters if p.kind is inspect.Parameter.KEYWORD_ONLY]
-    unknown = sorted(set(config.data.options) - set(valid))
-    if unknown:
-        raise ConfigError(
-            f"data.options: {cls.__name__} takes no option {', '.join(map(repr, unknown))}; "
-            f"valid options: {', '.join(valid)}"
-        )
-
-
 def check_override_keys(overrides: Sequence[str], given: Mapping[str, bool]) -> None:
     """Refuse overrides of :data:`FLAG_KEYS`, and an override of a key its option also sets.
 
@@ -243,30 +126,17 @@ def check_override_keys(overrides: Sequence[str], given: Mapping[str, bool]) -> 
 
 
 def train_config(args: argparse.Namespace, environ: Mapping[str, str]) -> RunConfig:
-    """The run config of ``reid train``: profile, data options, seed, weights, then ``key=value`` overrides.
+    """The run config of ``reid train`` (:func:`~reid.engine.run_config.build_run_config`), with its data folder.
 
     Raises:
-        ConfigError: unknown method or profile, a bad option or override, a missing weights file.
+        ConfigError: unknown method or profile, a bad option or override, a missing weights file or data folder.
     """
     check_override_keys(
         args.overrides, {"seed": args.seed is not None, "model.pretrained": args.pretrained is not None}
     )
-    config = build_config(args.method, args.profile)
-    config = apply_data_options(config, args.dataset, args.data_root, environ)
-    if args.seed is not None:
-        if args.seed < 0:
-            raise ConfigError(f"--seed {args.seed}: expected a non-negative integer")
-        config = dataclasses.replace(config, seed=args.seed)
-    if args.pretrained is not None:
-        path = Path(args.pretrained)
-        if not path.is_file():
-            raise ConfigError(
-                f"--pretrained {path}: expected an existing file of ImageNet weights "
-                "(a torchvision ResNet state_dict saved with torch.save)"
-            )
-        config = dataclasses.replace(config, model=dataclasses.replace(config.model, pretrained=os.path.abspath(path)))
-    config = apply_overrides(config, args.overrides)
-    check_dataset_options(config)
+    config = build_run_config(args.method, args.profile, dataset=args.dataset, data_root=args.data_root,
+                              seed=args.seed, pretrained=args.pretrained, overrides=args.overrides, environ=environ)
+    require_data_root(config)
     return config
 
 
@@ -350,11 +220,9 @@ def _package_warnings(quiet: bool) -> Iterator[None]:
 
 def _train(args: argparse.Namespace) -> int:
     config = train_config(args, os.environ)
-    device = resolve_device(args.device)
+    device = resolve_device(args.device, profile=config.profile)
     folder = Path(args.out) / fingerprint(with_pretrained(config))
-    cached = (
-        not args.no_resume and (folder / RECORD).is_file() and load_run_record(folder / RECORD).status == "completed"
-    )
+    cached = not args.no_resume and completed_record(with_pretrained(config), Path(args.out)) is not None
     progress = not args.quiet and (args.progress if args.progress is not None else sys.stderr.isatty())
     say = (lambda text: None) if args.quiet else print
     say(
@@ -398,13 +266,8 @@ def _eval(args: argparse.Namespace) -> int:
     check_override_keys(args.overrides, {"eval.flip": args.flip is not None, "eval.feature": args.feature is not None})
     device = resolve_device(args.device)
     checkpoint = load_trained(args.checkpoint)
-    config = apply_data_options(checkpoint.config, args.dataset, args.data_root, os.environ)
-    if args.flip is not None:
-        config = dataclasses.replace(config, eval=dataclasses.replace(config.eval, flip=args.flip))
-    if args.feature is not None:
-        config = dataclasses.replace(config, eval=dataclasses.replace(config.eval, feature=args.feature))
-    config = evaluation_config(config, args.overrides)
-    check_dataset_options(config)
+    config = evaluation_run_config(checkpoint.config, dataset=args.dataset, data_root=args.data_root, flip=args.flip,
+                                   feature=args.feature, overrides=args.overrides, environ=os.environ)
     with _package_warnings(args.quiet):
         record = evaluate_checkpoint(checkpoint, config, device=device)
     out = Path(args.out) if args.out is not None else default_record_path(checkpoint.path, config)
@@ -481,9 +344,9 @@ def _datasets(args: argparse.Namespace) -> int:
                 # One data set asked for: the folder is also tried as `reid train --data-root` reads it.
                 candidates.append((Path(given), f"--data-root {given} as the {name} folder"))
             candidates.append((Path(given) / name, f"--data-root {given}"))
-        env_root = env_dataset_root(name, os.environ)
+        env_root = resolve_data_root(name, environ=os.environ)
         if env_root is not None:
-            candidates.append((env_root, f"${DATA_ROOT_ENV}"))
+            candidates.append((Path(env_root), f"${DATA_ROOT_ENV}"))
         found, lines = None, []
         for folder, origin in candidates:
             try:
@@ -571,11 +434,8 @@ def _reproduce(args: argparse.Namespace) -> int:
     from reid.harness.tables import run_tables
 
     golden = load_golden()
-    device = resolve_device(args.device)
-    if args.profile == "paper" and device.type != "cuda":
-        raise ConfigError("--profile paper trains at the papers' sizes: it needs a CUDA device (--device cuda)")
-    data_root = Path(args.data_root) if args.data_root else (
-        Path(os.environ[DATA_ROOT_ENV]) if os.environ.get(DATA_ROOT_ENV) else None)
+    device = resolve_device(args.device, profile=args.profile)
+    data_root = Path(args.data_root) if args.data_root else None
     runs_dir = Path(args.runs) / args.profile
     extra = (f"model.pretrained={args.pretrained!r}",) if args.pretrained else ()
     echo = (lambda line: None) if args.quiet else print
@@ -603,7 +463,7 @@ def _record_smoke(args: argparse.Namespace) -> int:
     golden = load_golden()
     selected = ci_selection(golden) if args.ci else None
     # One thread by default: a recording is then bitwise repeatable on the machine that made it.
-    torch.set_num_threads(args.threads)
+    set_threads(args.threads)
     runs_dir = Path(args.runs) / "smoke"
     for paper in _papers(args.paper):
         for table in golden.paper_tables(paper):

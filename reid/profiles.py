@@ -9,7 +9,7 @@ where its paper sizes need more shrinking.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from reid.config import RunConfig, apply_overrides
 from reid.errors import ConfigError
@@ -43,6 +43,30 @@ SMOKE_OVERRIDES: tuple[str, ...] = (
 )
 """Shared smoke sizes: 8 epochs of the synthetic training set (32 identities, 10 steps of 32 pairs an epoch), ResNet-18
 at 64 x 32, from scratch; evaluation on 56 identities, 3 trials."""
+
+SMOKE_STAND_IN: Mapping[str, str] = {
+    "sysu_mm01": "synthetic",
+    "regdb": "synthetic",
+    "llcm": "synthetic",
+    "hitsz_vcm": "synthetic_video",
+}
+"""The built-in synthetic data set a real one's settings run on under the smoke profile (with the setting's own
+protocol and options: RegDB has no camera removal and two directions, LLCM its seeded gallery), so that a protocol
+bug shows in smoke too."""
+
+
+def stand_in_dataset(profile: str, dataset: str) -> str:
+    """The data set a setting on ``dataset`` trains on under ``profile``: itself (paper), or its synthetic stand-in
+    (smoke; a generated data set stands for itself).
+
+    Raises:
+        ConfigError: an unknown profile.
+    """
+    if profile not in PROFILES:
+        raise ConfigError(f"profile={profile!r} is not valid; expected one of {', '.join(PROFILES)}")
+    if profile == "smoke":
+        return SMOKE_STAND_IN.get(dataset, dataset)
+    return dataset
 
 
 def build_config(method: str, profile: str = "smoke", overrides: Sequence[str] = ()) -> RunConfig:

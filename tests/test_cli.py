@@ -13,7 +13,7 @@ import torch
 
 import reid
 from reid.backbones.resnet import build_torchvision_resnet, reset_resnet_parameters_
-from reid.cli import DATA_ROOT_ENV, build_parser, dataset_layout, main, parse_args, switch_dataset, train_config
+from reid.cli import build_parser, dataset_layout, main, parse_args, train_config
 from reid.config import fingerprint
 from reid.data.datasets import DATASETS, SYNTHETIC
 from reid.engine.evaluate_checkpoint import (
@@ -22,6 +22,7 @@ from reid.engine.evaluate_checkpoint import (
     load_trained,
 )
 from reid.engine.record import RunRecord, file_sha256, load_run_record
+from reid.engine.run_config import DATA_ROOT_ENV, switch_dataset
 from reid.errors import ArtifactError, ConfigError
 from reid.profiles import build_config
 from tests.trees import RegDBSpec, make_regdb_tree

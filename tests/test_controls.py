@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from reid.config import fingerprint
+from reid.config import apply_overrides, fingerprint
 from reid.data.datasets.synthetic import SyntheticVIReID
 from reid.engine.control import CONTROLS_FOLDER, RunControl
 from reid.engine.run import run
@@ -118,8 +118,8 @@ def _poison(method) -> None:
 @pytest.mark.slow
 def test_a_control_fails_the_verdict_when_it_diverges_or_misses_the_bound_or_band(tmp_path: Path):
     config = build_config("agw", "smoke", TINY)
-    indoor = ("eval.protocol_options={'mode': 'indoor', 'shots': 1, 'gallery_sampling': 'official', 'num_trials': 1}",)
-    training = Training(config, (Evaluation(("sysu_all_single",), ()), Evaluation(("sysu_indoor_single",), indoor)))
+    indoor = apply_overrides(config, ("eval.protocol_options.mode='indoor'", "eval.protocol_options.num_trials=1"))
+    training = Training(config, (Evaluation(("sysu_all_single",), config), Evaluation(("sysu_indoor_single",), indoor)))
     problems = control_problems([(training, None)], RunControl("poisoned", method=_poison), tmp_path)
     assert problems == [problems[0]] and "poisoned: the run diverged (NonFiniteLossError" in problems[0]
     assert (tmp_path / fingerprint(config) / "record.json").is_file()  # the real run was trained first

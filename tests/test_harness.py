@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from reid.config import fingerprint
-from reid.engine.evaluate_checkpoint import evaluation_config
 from reid.errors import ConfigError
 from reid.golden import load_golden
 from reid.harness.cases import REGDB_TRIAL, Case, plan, slugify, table_cases
@@ -40,7 +39,7 @@ def test_smoke_plan_keeps_sysu_modes_and_trains_once_per_data_set(golden):
     assert training.config.data.dataset == "synthetic" and training.config.profile == "smoke"
     assert [e.settings for e in training.evaluations] == [("sysu_all_single",), ("sysu_indoor_single",)]
     assert _options(training.config)["mode"] == "all"
-    indoor = evaluation_config(training.config, training.evaluations[1].overrides)
+    indoor = training.evaluations[1].applied_to(training.config)
     # the method's trials and gallery sampling stay, the setting's mode and shots are set
     assert dict(indoor.eval.protocol_options) == _options(training.config) | {"mode": "indoor"}
 
@@ -48,13 +47,13 @@ def test_smoke_plan_keeps_sysu_modes_and_trains_once_per_data_set(golden):
 def test_smoke_stand_ins_use_each_settings_own_protocol(golden):
     (training,) = plan(_case(golden, "mscmnet", 2, "agw"), golden, "smoke")
     assert [e.settings for e in training.evaluations] == [("regdb_v2t",), ("regdb_t2v",)]
-    v2t, t2v = (evaluation_config(training.config, e.overrides) for e in training.evaluations)
+    v2t, t2v = (e.applied_to(training.config) for e in training.evaluations)
     assert v2t.data.dataset == "synthetic" and v2t.eval.protocol == "regdb"
     assert dict(v2t.eval.protocol_options) == {"direction": "visible_to_thermal"}  # no SYSU option reaches RegDB
     assert dict(t2v.eval.protocol_options) == {"direction": "thermal_to_visible"}
     llcm = next(c for c in table_cases(golden, "mscmnet", 3) if c.row.method == "agw")
     (training,) = plan(llcm, golden, "smoke")
-    (i2v,) = (evaluation_config(training.config, e.overrides) for e in training.evaluations[:1])
+    (i2v,) = (e.applied_to(training.config) for e in training.evaluations[:1])
     assert i2v.eval.protocol == "llcm" and set(i2v.eval.protocol_options) == {"direction"}
 
 
@@ -79,7 +78,7 @@ def test_paper_plan_uses_the_real_data_and_each_settings_protocol(golden, tmp_pa
     # RegDB's own options replace the method's SYSU ones (those made RegDB rows fail at their last evaluation)
     assert _options(config) == {"direction": "visible_to_thermal"}
     assert training.evaluations[1].settings == ("regdb_t2v",)
-    assert "eval.protocol_options={'direction': 'thermal_to_visible'}" in training.evaluations[1].overrides
+    assert dict(training.evaluations[1].config.eval.protocol_options) == {"direction": "thermal_to_visible"}
 
 
 def test_rows_that_do_not_run_say_why(golden):
@@ -197,9 +196,9 @@ def test_a_stale_or_missing_recording_fails_with_the_command_that_records_it(tin
     assert missing.outcome == "failed" and "make it with `reid record-smoke mscmnet --table 1`" in missing.problems[0]
 
 
-def test_paper_profile_without_data_skips_with_the_path_expected(tiny_golden, tmp_path):
-    case = table_cases(tiny_golden, "mscmnet", 1)[0]
-    result = reproduce_case(case, tiny_golden, profile="paper", runs_dir=tmp_path, data_root=tmp_path / "data")
+def test_paper_profile_without_data_skips_with_the_path_expected(golden, tmp_path):
+    case = _case(golden, "mscmnet", 1, "agw")
+    result = reproduce_case(case, golden, profile="paper", runs_dir=tmp_path, data_root=tmp_path / "data")
     assert result.outcome == "skipped"
     assert str(tmp_path / "data" / "sysu_mm01") in result.reason and "README.md, section Data" in result.reason
 

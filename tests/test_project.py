@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import sys
 import tomllib
+from pathlib import Path
 
 import pytest
 
@@ -61,3 +63,18 @@ def test_the_benchmarks_collect_without_xdist() -> None:
     )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     assert "test_broken_control_fails_the_smoke_verdict[agw-permuted_ids]" in done.stdout
+
+
+def test_the_house_is_one_way() -> None:
+    """`lint-imports` keeps pyproject.toml's layers contract: every module imports only from its layer or below."""
+    linter = shutil.which("lint-imports", path=str(Path(sys.executable).parent)) or shutil.which("lint-imports")
+    assert linter is not None, "lint-imports (import-linter, a test dependency) is not installed"
+    done = subprocess.run([linter, "--no-cache"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    assert "1 kept, 0 broken" in done.stdout
+
+
+def test_the_benchmarks_import_nothing_from_the_command_line() -> None:
+    """The harness's pytest front end sits beside the CLI, not on top of it (its options come from the library)."""
+    for path in (REPO_ROOT / "benchmarks").rglob("*.py"):
+        assert not re.search(r"^\s*(from reid\.cli |import reid\.cli)", path.read_text(), re.M), path

@@ -18,14 +18,14 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from reid.config import RunConfig, apply_overrides, fingerprint, from_dict, to_dict
+from reid.config import RunConfig, fingerprint, from_dict, to_dict
 from reid.data.datasets import build_dataset
 from reid.engine.checkpoint import BEST, KIND_WEIGHTS, LAST, load_checkpoint
 from reid.engine.record import environment_info, file_sha256, git_state, weights_info
@@ -37,9 +37,6 @@ from reid.methods.base import ReIDMethod
 
 EVAL_RECORD_FORMAT = 1
 """Version of the evaluation record layout; a file with another version is refused."""
-
-EVAL_SECTIONS = ("data", "eval")
-"""Config sections an evaluation may change; everything else is fixed by the checkpoint."""
 
 MODEL_FIELDS = ("method", "model", "method_options")
 """Config fields that define the network: they must equal the checkpoint's."""
@@ -120,23 +117,6 @@ def load_trained(path: str | Path) -> TrainedCheckpoint:
         model_state=state["model"],
         sha256=file_sha256(file),
     )
-
-
-def evaluation_config(stored: RunConfig, overrides: Sequence[str] = ()) -> RunConfig:
-    """The stored config with ``key=value`` overrides of the data and the protocol only.
-
-    Raises:
-        ConfigError: an override outside :data:`EVAL_SECTIONS` (the network is fixed by the
-            weights; the seed, optimiser and schedule do not enter an evaluation), or a bad one.
-    """
-    for item in overrides:
-        section = item.partition("=")[0].strip().split(".")[0]
-        if section not in EVAL_SECTIONS:
-            raise ConfigError(
-                f"override {item!r}: an evaluation may only change {', '.join(s + '.*' for s in EVAL_SECTIONS)}; "
-                "the network, seed and training options are those of the checkpoint"
-            )
-    return apply_overrides(stored, overrides)
 
 
 def check_same_network(stored: RunConfig, config: RunConfig) -> None:
@@ -325,7 +305,7 @@ def evaluate_checkpoint(
     Args:
         checkpoint: from :func:`load_trained`.
         config: the evaluation's config: the stored one with data / protocol changes
-            (:func:`evaluation_config`); its network must be the checkpoint's.
+            (:func:`reid.engine.run_config.evaluation_config`); its network must be the checkpoint's.
         device: where to evaluate (AMP only on CUDA and when ``config.amp``, as the run).
         num_workers: image-decoding processes.
 

@@ -47,7 +47,6 @@ from reid.engine.distributed import (
 from reid.engine.optim import build_optimizer
 from reid.engine.record import (
     RECORD,
-    SELECTIONS,
     RunRecord,
     environment_info,
     git_state,
@@ -55,6 +54,7 @@ from reid.engine.record import (
     weights_info,
     write_run_record,
 )
+from reid.engine.run_config import check_run_config
 from reid.engine.schedule import lr_factor, set_epoch_lr
 from reid.engine.seeding import (
     configure_backends,
@@ -160,26 +160,6 @@ def with_pretrained(config: RunConfig) -> RunConfig:
     if path is None or config.model.pretrained is not None:
         return config
     return dataclasses.replace(config, model=dataclasses.replace(config.model, pretrained=str(path)))
-
-
-def check_run_config(config: RunConfig) -> None:
-    """Options the engine itself reads.
-
-    Raises:
-        ConfigError: unknown selection rule, best-on-test without an evaluation during training,
-            a negative ``eval.every`` or fewer than one epoch.
-    """
-    if config.eval.selection not in SELECTIONS:
-        raise ConfigError(f"eval.selection={config.eval.selection!r} is not valid; expected one of {SELECTIONS}")
-    if config.eval.every < 0:
-        raise ConfigError(f"eval.every: expected 0 (only at the end) or a positive interval, got {config.eval.every}")
-    if config.eval.selection == "best-on-test" and not 0 < config.eval.every <= config.optim.epochs:
-        raise ConfigError(
-            "eval.selection='best-on-test' needs evaluations during training: set 0 < eval.every <= optim.epochs "
-            f"(got eval.every={config.eval.every}, optim.epochs={config.optim.epochs})"
-        )
-    if config.optim.epochs < 1:
-        raise ConfigError(f"optim.epochs: expected at least 1, got {config.optim.epochs}")
 
 
 def entry_resample(method: str) -> Image.Resampling:

@@ -7,42 +7,35 @@ which evaluations to make of each:
   on the real data set of each column group's setting (``train``) and evaluated with that
   setting's protocol.
 * ``smoke`` profile: the same method and overrides under the smoke profile, on the built-in
-  synthetic data (:data:`SMOKE_STAND_IN`): image settings on the SYSU-shaped synthetic set,
-  HITSZ-VCM settings on the synthetic tracklets, each with its own protocol and options.
+  synthetic data (:data:`reid.profiles.SMOKE_STAND_IN`): image settings on the SYSU-shaped synthetic
+  set, HITSZ-VCM settings on the synthetic tracklets, each with its own protocol and options.
 
 Settings that share a training set share one training run. Its config keeps the profile's own
 evaluation when it trains on the profile's own data set (else it takes its first setting's); each
 setting whose evaluation equals the run's own reuses it, the others evaluate the selected checkpoint.
 
-A setting's protocol options replace the config's when the setting changes the protocol, and are
-added to them when it keeps it (the method's number of trials and gallery sampling stay then).
+Every config is built by :func:`reid.engine.run_config.build_run_config`: a setting's protocol options
+replace the config's when the setting changes the protocol, and are added to them when it keeps it (the
+method's number of trials and gallery sampling stay then).
 
 Runs are named by their config fingerprint, so the same row in two tables trains once.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from reid.config import RunConfig, apply_overrides
+from reid.config import RunConfig
+from reid.engine.run_config import build_run_config
 from reid.errors import ConfigError, GoldenError, ReidError
 from reid.golden import PAPERS, Golden, GoldenRow, GoldenTable, Setting
 from reid.methods import list_methods, method_class
 from reid.profiles import PROFILES, build_config
-
-SMOKE_STAND_IN: Mapping[str, Mapping[str, str]] = {
-    "sysu_mm01": {"dataset": "synthetic", "protocol": "sysu_mm01"},
-    "regdb": {"dataset": "synthetic", "protocol": "regdb"},
-    "llcm": {"dataset": "synthetic", "protocol": "llcm"},
-    "hitsz_vcm": {"dataset": "synthetic_video", "protocol": "hitsz_vcm"},
-}
-"""How each real data set's settings are run under the smoke profile: on which synthetic data set, with the
-setting's own protocol and options (RegDB: no removal, plain CMC, its direction; LLCM: its seeded gallery and
-direction), so that a protocol bug shows in smoke too."""
 
 REGDB_TRIAL = 1
 """The RegDB split a paper-profile case trains on (the papers average 10 separately trained splits)."""
@@ -105,11 +98,16 @@ class Evaluation:
 
     Attributes:
         settings: the row's setting keys this evaluation stands for (smoke stand-ins can merge several).
-        overrides: ``data.*`` / ``eval.*`` overrides on top of the training config.
+        config: the setting's run config (:func:`~reid.engine.run_config.build_run_config`); its data and
+            evaluation sections say what the model is evaluated on.
     """
 
     settings: tuple[str, ...]
-    overrides: tuple[str, ...]
+    config: RunConfig
+
+    def applied_to(self, stored: RunConfig) -> RunConfig:
+        """``stored`` (a checkpoint's config) evaluated as this evaluation says: its data and protocol."""
+        return dataclasses.replace(stored, data=self.config.data, eval=self.config.eval)
 
 
 @dataclass(frozen=True)
@@ -117,91 +115,78 @@ class Training:
     """One model to train and the evaluations to make of it.
 
     Attributes:
-        config: the training run's config (its own evaluation is ``evaluations[0]``).
-        evaluations: the first is the run's final evaluation; the others evaluate its checkpoint.
+        config: the training run's config.
+        evaluations: one per distinct evaluation of the row's settings; one whose data and protocol are the
+            run's own is read from the run record, the others evaluate the run's checkpoint.
     """
 
     config: RunConfig
     evaluations: tuple[Evaluation, ...]
 
 
-def _setting_overrides(
-    base: RunConfig,
-    dataset: str,
-    protocol: str,
-    options: Mapping[str, Any],
-    root: str | None,
-    data_options: Mapping[str, Any] | None = None,
-) -> tuple[str, ...]:
-    """Overrides that evaluate a model of ``base`` under a setting: its data set, protocol and protocol options
-    (the base config's options kept only when the protocol is the same, so another protocol never sees them)."""
-    kept = dict(base.eval.protocol_options) if protocol == base.eval.protocol else {}
-    items = [f"data.dataset={dataset!r}", f"data.root={root!r}", f"eval.protocol={protocol!r}"]
-    if data_options is not None:
-        items.append(f"data.options={dict(data_options)!r}")
-    items.append(f"eval.protocol_options={kept | dict(options)!r}")
-    return tuple(items)
-
-
-def _smoke_evaluation(setting: Setting, base: RunConfig) -> tuple[str, tuple[str, ...]]:
-    """(training data set, overrides) of the smoke stand-in of ``setting``."""
-    rule = SMOKE_STAND_IN[setting.dataset]
-    return rule["dataset"], _setting_overrides(base, rule["dataset"], rule["protocol"], setting.options, None)
-
-
-def _paper_evaluation(setting: Setting, base: RunConfig, data_root: Path | None) -> tuple[str, tuple[str, ...]]:
-    """(training data set, overrides) of ``setting`` on the real data under ``data_root/<dataset>``."""
-    root = str(data_root / setting.dataset) if data_root is not None else None
-    data_options = {"trial": REGDB_TRIAL} if setting.dataset == "regdb" else None
-    return setting.train, _setting_overrides(base, setting.dataset, setting.protocol, setting.options, root,
-                                             data_options)
-
-
-def _training_overrides(base: RunConfig, overrides: tuple[str, ...]) -> tuple[str, ...]:
-    """What of a setting's overrides the training config takes: only the data when the data set is the base
-    config's own (its protocol applies there, so a model trains once whichever settings a table prints;
-    the settings evaluate it), else the setting's protocol too (the base protocol may not apply)."""
-    data = tuple(item for item in overrides if item.startswith("data."))
-    return data if apply_overrides(base, data).data.dataset == base.data.dataset else overrides
-
-
 def plan(
-    case: Case, golden: Golden, profile: str, *, data_root: Path | None = None, extra_overrides: Sequence[str] = ()
+    case: Case,
+    golden: Golden,
+    profile: str,
+    *,
+    data_root: Path | None = None,
+    extra_overrides: Sequence[str] = (),
+    environ: Mapping[str, str] | None = None,
 ) -> list[Training]:
     """The trainings and evaluations that produce every runnable value of ``case``'s row.
+
+    Every config comes from :func:`~reid.engine.run_config.build_run_config`: one per setting (its data set,
+    protocol and options), and one per training data set.
 
     Args:
         case: a row whose :meth:`Case.skip_reason` is ``None``.
         golden: the golden files (for the settings).
         profile: ``"smoke"`` or ``"paper"``.
-        data_root: the folder holding the real data sets as ``<name>/`` (paper profile).
-        extra_overrides: the user's overrides, applied last to every training config (``model.pretrained=...``).
+        data_root: the folder holding the real data sets as ``<name>/`` (paper profile; default
+            ``$REID_DATA_ROOT``).
+        extra_overrides: the user's overrides, applied after the row's to every config (``model.pretrained=...``).
+        environ: where ``$REID_DATA_ROOT`` is read (default ``os.environ``).
 
     Returns:
         One :class:`Training` per training data set, in the order the settings are printed.
     """
     row = case.row
-    base = build_config(row.method, profile, row.profile_overrides(profile))
-    groups: dict[str, list[tuple[str, tuple[str, ...]]]] = {}
+    overrides = (*row.profile_overrides(profile), *extra_overrides)
+
+    def build(**where: Any) -> RunConfig:
+        return build_run_config(row.method, profile, data_parent=data_root, overrides=overrides, environ=environ,
+                                **where)
+
+    own_dataset = build_config(row.method, profile).data.dataset
+    groups: dict[str, list[tuple[str, RunConfig]]] = {}
     for group in case.table.columns:
         setting = golden.settings[group.setting]
         if not setting.runnable or not any((group.setting, m) in row.values for m in group.metrics):
             continue
-        if profile == "smoke":
-            train, overrides = _smoke_evaluation(setting, base)
-        else:
-            train, overrides = _paper_evaluation(setting, base, data_root)
-        groups.setdefault(train, []).append((group.setting, overrides))
+        config = build(setting=setting, data_options=_data_options(profile, setting))
+        groups.setdefault(config.data.dataset, []).append((group.setting, config))
 
     trainings = []
-    for entries in groups.values():
-        merged: dict[tuple[str, ...], list[str]] = {}
-        for key, overrides in entries:
-            merged.setdefault(overrides, []).append(key)
-        evaluations = tuple(Evaluation(tuple(keys), overrides) for overrides, keys in merged.items())
-        config = apply_overrides(base, (*_training_overrides(base, evaluations[0].overrides), *extra_overrides))
-        trainings.append(Training(config=config, evaluations=evaluations))
+    for dataset, entries in groups.items():
+        if dataset == own_dataset:  # the profile's own evaluation; the settings evaluate the model
+            training = build(dataset=dataset, data_options=_data_options(profile, golden.settings[entries[0][0]]))
+        else:
+            training = entries[0][1]
+        merged: list[tuple[list[str], RunConfig]] = []
+        for key, config in entries:
+            same = [keys for keys, seen in merged if (seen.data, seen.eval) == (config.data, config.eval)]
+            if same:
+                same[0].append(key)
+            else:
+                merged.append(([key], config))
+        evaluations = tuple(Evaluation(tuple(keys), config) for keys, config in merged)
+        trainings.append(Training(config=training, evaluations=evaluations))
     return trainings
+
+
+def _data_options(profile: str, setting: Setting) -> Mapping[str, Any] | None:
+    """The data set options of a paper-profile case on ``setting``: RegDB's split :data:`REGDB_TRIAL`."""
+    return {"trial": REGDB_TRIAL} if profile == "paper" and setting.train == "regdb" else None
 
 
 def check_reproduce_row(table: GoldenTable, index: int) -> str:

@@ -21,7 +21,6 @@ from reid.engine.control import RunControl, run_parent
 from reid.engine.evaluate_checkpoint import (
     default_record_path,
     evaluate_checkpoint,
-    evaluation_config,
     load_evaluation_record,
     load_trained,
     resolve_checkpoint_path,
@@ -30,7 +29,7 @@ from reid.engine.evaluate_checkpoint import (
 from reid.engine.record import RunRecord
 from reid.engine.run import run
 from reid.golden import RETRIEVAL_METRICS
-from reid.harness.cases import Training
+from reid.harness.cases import Evaluation, Training
 
 
 @dataclass(frozen=True)
@@ -86,10 +85,9 @@ def primary_metrics(evaluation: Mapping[str, Any]) -> dict[str, float | None]:
     return {metric: mean.get(metric) for metric in RETRIEVAL_METRICS}
 
 
-def is_own_evaluation(training: Training, overrides: Sequence[str]) -> bool:
-    """Whether an evaluation of ``training`` (its ``overrides``) is the run's own final evaluation."""
-    config = evaluation_config(training.config, overrides)
-    return (config.data, config.eval) == (training.config.data, training.config.eval)
+def is_own_evaluation(training: Training, evaluation: Evaluation) -> bool:
+    """Whether ``evaluation`` of ``training`` is the run's own final evaluation (the same data and protocol)."""
+    return (evaluation.config.data, evaluation.config.eval) == (training.config.data, training.config.eval)
 
 
 def execute(
@@ -118,7 +116,7 @@ def execute(
         wall += record.total_wall_time_s
         checkpoint = None
         for evaluation in training.evaluations:
-            if is_own_evaluation(training, evaluation.overrides):
+            if is_own_evaluation(training, evaluation):
                 for key in evaluation.settings:  # the run's own final evaluation is this setting's
                     results[key] = SettingResult(key, primary_metrics(record.final_evaluation),
                                                  record.final_evaluation, record.fingerprint, None)
@@ -126,7 +124,7 @@ def execute(
             if checkpoint is None:
                 folder = run_parent(runs_dir, control) / record.fingerprint
                 checkpoint = load_trained(resolve_checkpoint_path(folder))
-            config = evaluation_config(checkpoint.config, evaluation.overrides)
+            config = evaluation.applied_to(checkpoint.config)
             path = default_record_path(checkpoint.path, config)
             with run_lock(runs_dir, f"{record.fingerprint}{suffix}.eval-{fingerprint(config)}"):
                 if path.is_file():

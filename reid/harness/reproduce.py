@@ -12,9 +12,11 @@ import contextlib
 from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 
+from reid.data.datasets import SYNTHETIC
+from reid.engine.run_config import DATA_ROOT_ENV
 from reid.errors import ConfigError, GoldenError
 from reid.golden import Golden
-from reid.harness.cases import Case, plan, table_cases
+from reid.harness.cases import Case, Training, plan, table_cases
 from reid.harness.compare import (
     SANITY_MAP_FACTOR,
     SANITY_RANK1_FACTOR,
@@ -41,20 +43,20 @@ its problems (bound or band) are reported, not judged; a stale or missing record
 DATA_LAYOUT_DOC = "README.md, section Data, and the data set class docstring in reid/data/datasets/"
 
 
-def missing_data(case: Case, golden: Golden, data_root: Path | None) -> str | None:
-    """Why the real data of a paper-profile case is not there (the paths expected), or ``None``."""
-    for group in case.table.columns:
-        setting = golden.settings[group.setting]
-        if not setting.runnable:
-            continue
-        for name in {setting.dataset, setting.train}:
-            if data_root is None:
+def missing_data(trainings: Sequence[Training]) -> str | None:
+    """Why the real data of a planned case is not there (the folder expected), or ``None``."""
+    for training in trainings:
+        for config in (training.config, *(e.config for e in training.evaluations)):
+            name, root = config.data.dataset, config.data.root
+            if name in SYNTHETIC:
+                continue
+            if root is None:
                 return (
-                    f"no data root given for {name}: pass --data-root DIR (or set REID_DATA_ROOT) with the data "
+                    f"no data root given for {name}: pass --data-root DIR (or set {DATA_ROOT_ENV}) with the data "
                     f"set at DIR/{name}; layout: {DATA_LAYOUT_DOC}"
                 )
-            if not (data_root / name).is_dir():
-                return f"data set {name} not found: expected {data_root / name}; layout: {DATA_LAYOUT_DOC}"
+            if not Path(root).is_dir():
+                return f"data set {name} not found: expected {root}; layout: {DATA_LAYOUT_DOC}"
     return None
 
 
@@ -88,13 +90,15 @@ def reproduce_case(
         "profile": profile,
     }
     path = result_path(runs_dir, case.table.paper, case.table.table, case.slug)
-    reason = case.skip_reason() or (missing_data(case, golden, data_root) if profile == "paper" else None)
+    reason = case.skip_reason()
+    trainings = [] if reason is not None else plan(case, golden, profile, data_root=data_root,
+                                                    extra_overrides=extra_overrides)
+    reason = reason or missing_data(trainings)
     if reason is not None:
         result = CaseResult(**base, outcome="skipped", reason=reason, expected_source=None)
         write_result(path, result)
         return result
 
-    trainings = plan(case, golden, profile, data_root=data_root, extra_overrides=extra_overrides)
     try:
         runs = execute(trainings, runs_dir, device=device, progress=progress)
     except Exception as err:
