@@ -52,7 +52,7 @@ from reid.errors import ConfigError, ReidError
 from reid.eval.evaluate import METRICS
 from reid.harness.smoke_golden import SMOKE_THREADS
 from reid.methods import list_methods
-from reid.profiles import PROFILES
+from reid.profiles import PROFILES, build_config
 
 FLAG_KEYS: Mapping[str, str] = {
     "data.dataset": "--dataset NAME",
@@ -484,7 +484,28 @@ def _add_bench_folders(parser: argparse.ArgumentParser, *, report: bool) -> None
         parser.add_argument("--report", default="reports", metavar="DIR", help="report folder (default reports)")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def method_options_text(method: str) -> str:
+    """The options of ``method`` (``method_options.KEY=VALUE``) with their smoke-profile default and paper value."""
+    paper = build_config(method, "paper").method_options
+    smoke = build_config(method, "smoke").method_options
+    if not paper:
+        return f"{method} has no method options (method_options.*).\n"
+    width = max(len(k) for k in paper) + 2
+    lines = [f"options of {method} (override as method_options.KEY=VALUE):",
+             f"  {'KEY'.ljust(width)}{'default (smoke)':<20}paper"]
+    lines += [f"  {k.ljust(width)}{smoke.get(k, v)!r:<20}{v!r}" for k, v in paper.items()]
+    return "\n".join(lines) + "\n"
+
+
+def _help_method(argv: Sequence[str]) -> str | None:
+    """The registered METHOD of ``reid train METHOD --help``, else ``None``."""
+    if len(argv) < 2 or argv[0] != "train" or not {"-h", "--help"} & set(argv):
+        return None
+    return next((a for a in argv[1:] if a in list_methods()), None)
+
+
+def build_parser(help_method: str | None = None) -> argparse.ArgumentParser:
+    """The ``reid`` parser; ``help_method``: the method whose options ``reid train METHOD --help`` lists."""
     parser = argparse.ArgumentParser(
         prog="reid",
         description="Visible-infrared person re-identification: train, evaluate, check data.",
@@ -498,7 +519,7 @@ def build_parser() -> argparse.ArgumentParser:
         "train",
         help="train and evaluate a method; writes OUT/<fingerprint>/record.json",
         description="Train METHOD under a profile and evaluate it; print a summary and write the run record.",
-        epilog=_EPILOG_TRAIN,
+        epilog=_EPILOG_TRAIN + ("\n" + method_options_text(help_method) if help_method else ""),
         formatter_class=formatter,
         allow_abbrev=False,
     )
@@ -634,7 +655,8 @@ def parse_args(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> a
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``reid`` console script; returns the exit status."""
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(_help_method(argv))
     try:
         args = parse_args(parser, argv)
     except SystemExit as exit_:

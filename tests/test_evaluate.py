@@ -21,7 +21,7 @@ from reid.config import EvalConfig, RunConfig
 from reid.data.datasets import SyntheticVIReID
 from reid.data.datasets.base import ImageDataset
 from reid.data.sample import Modality, Sample
-from reid.data.transforms import ENTRY_RESAMPLE, IMAGENET_MEAN, IMAGENET_STD, eval_transform, resize, to_tensor
+from reid.data.transforms import IMAGENET_MEAN, IMAGENET_STD, LANCZOS, eval_transform, resize, to_tensor
 from reid.errors import ConfigError, DatasetError, NonFiniteFeaturesError
 from reid.eval.chance import random_ranking_metrics
 from reid.eval.evaluate import (
@@ -38,7 +38,7 @@ from reid.eval.ranking import rank_metrics
 from reid.methods.base import ReIDMethod, StepOutput, TrainBatch, ViewSpec
 
 H, W = 32, 16
-RESAMPLE = ENTRY_RESAMPLE["agw"]
+RESAMPLE = LANCZOS  # AGW.entry_resample
 OFFICIAL = {"mode": "all", "shots": 1, "gallery_sampling": "official", "num_trials": 3}
 
 

@@ -6,9 +6,11 @@ import pytest
 import torch
 
 from reid.data.sample import Modality
+from reid.data.transforms import BILINEAR, LANCZOS
+from reid.engine.run_config import check_method_declarations
 from reid.errors import ConfigError
 from reid.methods import create_method, list_methods, method_class
-from reid.methods.base import TrainBatch
+from reid.methods.base import INPUT_KINDS, TrainBatch
 from reid.profiles import build_config
 
 
@@ -120,3 +122,30 @@ def test_a_method_without_a_pretraining_stage_refuses_one() -> None:
     assert method_class("agw").pretraining(config) is None
     with pytest.raises(ConfigError, match="declares no pre-training stage"):
         method.load_pretraining({})
+
+
+@pytest.mark.parametrize("name", list_methods())
+def test_every_method_declares_what_the_engine_reads(name: str) -> None:
+    """Entry resize, input kind, sampler, schedule and options come from the method class; the engine serves them."""
+    cls = method_class(name)
+    assert cls.entry_resample in (LANCZOS, BILINEAR) and cls.input_kind in INPUT_KINDS
+    for profile in ("paper", "smoke"):
+        check_method_declarations(build_config(name, profile))
+    assert set(build_config(name, "smoke").method_options) <= set(cls.option_values())
+
+
+def test_undeclared_needs_fail_when_the_config_is_built(monkeypatch) -> None:
+    config = build_config("agw", "smoke")
+    with pytest.raises(ConfigError, match=r"caj has no option 'alphaa'; its options: alpha \(paper: 1.0\)"):
+        check_method_declarations(build_config("caj", "smoke", ("method_options.alphaa=2",)))
+    monkeypatch.setattr(method_class("agw"), "input_kind", "clips")
+    with pytest.raises(ConfigError, match="trains on clips: the engine serves only images so far"):
+        check_method_declarations(config)
+    monkeypatch.setattr(method_class("agw"), "input_kind", "images")
+    monkeypatch.setattr(method_class("agw"), "sampler", "tracklet")
+    with pytest.raises(ConfigError, match="sampler='tracklet': the image pipeline serves identity"):
+        check_method_declarations(config)
+    monkeypatch.setattr(method_class("agw"), "sampler", "identity")
+    monkeypatch.setattr(method_class("agw"), "schedule", "cosine")
+    with pytest.raises(ConfigError, match="schedule='cosine': the engine offers warmup_multistep"):
+        check_method_declarations(config)

@@ -420,8 +420,6 @@ def test_recipes_mirror_the_reference_order() -> None:
     assert names(cmft.visible) == CAJ_BASE
     assert names(cmft.infrared) == ["ExpectSize", "ColorJitter", "RandomApply"] + CAJ_BASE[1:]
     assert names(T.eval_transform(32, 16)) == ["ExpectSize", "Normalize"]
-    assert set(T.ENTRY_RESAMPLE) == {"agw", "caj", "cmmp", "cmmp_pretrain", "ffdml", "mscmnet", "xiv", "mitml",
-                                     "cmft"}
 
 
 def test_recipes_share_their_pieces() -> None:

@@ -31,7 +31,7 @@ from reid.config import DataConfig
 from reid.data.batch import TrainBatch, ViewSpec
 from reid.data.datasets.base import ImageDataset
 from reid.data.sample import Modality, Sample, relabel
-from reid.data.samplers import IdentitySampler
+from reid.data.samplers import IdentitySampler, PairedIdentitySampler
 from reid.data.transforms import derive_generator, resize, to_tensor
 from reid.errors import ConfigError
 
@@ -97,7 +97,7 @@ class PairedViewDataset(Dataset):
 
     Each sample is decoded once per pair (``dataset.read``), resized once with Pillow to
     ``(height, width)`` with ``resample`` (AGW/CAJ pre-resize with LANCZOS: pass
-    ``reid.data.transforms.ENTRY_RESAMPLE[recipe]``) and turned into a ``[3, H, W]`` float tensor.
+    the method's ``entry_resample``) and turned into a ``[3, H, W]`` float tensor.
     The views are then built in the order given, all drawing from the pair's one generator.
 
     Args:
@@ -264,6 +264,11 @@ def collate_pairs(items: Sequence[tuple[Mapping[str, torch.Tensor], int]]) -> Tr
     return TrainBatch(views=views, labels=labels)
 
 
+SAMPLERS: Mapping[str, type[PairedIdentitySampler]] = {"identity": IdentitySampler}
+"""Samplers a method may declare (:attr:`reid.methods.base.ReIDMethod.sampler`) for image training: ``identity``
+is AGW's cross-modal identity sampler (P identities x K (visible, infrared) pairs)."""
+
+
 def build_train_loader(
     dataset: ImageDataset,
     views: Mapping[str, ViewSpec],
@@ -275,6 +280,7 @@ def build_train_loader(
     rank: int = 0,
     world_size: int = 1,
     labels: Mapping[int, int] | None = None,
+    sampler: str = "identity",
 ) -> tuple[DataLoader, PairBatchSampler]:
     """The training loader of a run: P identities x K pairs per batch, every view of every pair.
 
@@ -288,14 +294,21 @@ def build_train_loader(
         views: the method's training views, ``method.train_views(height, width)``.
         data_config: P (``num_ids_per_batch``), K (``num_per_id``), ``num_workers``, ``height``, ``width``.
         seed: the run's seed.
-        resample: Pillow filter of the entry resize (``ENTRY_RESAMPLE[recipe]``).
+        resample: Pillow filter of the entry resize (the method's ``entry_resample``).
         pin_memory: page-locked batches for asynchronous copies to CUDA (CUDA runs only).
         rank, world_size: the data-parallel shard of this process (see :class:`PairBatchSampler`).
         labels: identity -> training label (default: :func:`relabel` of the training identities).
+        sampler: the method's sampler, a key of :data:`SAMPLERS`.
 
     Returns:
         ``(loader, batch_sampler)``; the pair dataset is ``loader.dataset`` (``num_classes``, label lists).
+
+    Raises:
+        ConfigError: a sampler this pipeline does not serve, or a bad ``num_workers``.
     """
+    if sampler not in SAMPLERS:
+        raise ConfigError(f"sampler {sampler!r} is not served by the image pipeline; expected one of "
+                          f"{', '.join(SAMPLERS)}")
     pairs = PairedViewDataset(
         dataset,
         views,
@@ -305,14 +318,14 @@ def build_train_loader(
         seed=seed,
         labels=labels,
     )
-    sampler = IdentitySampler(
+    identities = SAMPLERS[sampler](
         pairs.visible_labels,
         pairs.infrared_labels,
         num_ids_per_batch=data_config.num_ids_per_batch,
         num_per_id=data_config.num_per_id,
         generator=derive_generator(seed, SAMPLER_STREAM),
     )
-    batch_sampler = PairBatchSampler(sampler, rank=rank, world_size=world_size)
+    batch_sampler = PairBatchSampler(identities, rank=rank, world_size=world_size)
     workers = data_config.num_workers
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 0:
         raise ConfigError(f"data.num_workers: expected a non-negative integer, got {workers!r}")

@@ -1,4 +1,5 @@
-"""The optimiser: two parameter groups, the pretrained backbone at a low rate and the new heads at a high one.
+"""The optimiser over the groups a method declares: by default the pretrained backbone at a low rate, the new heads
+at a high one.
 
 AGW (root ``train.py``; protocols.md sec. 4): SGD, momentum 0.9, Nesterov, weight decay 5e-4 on
 every parameter; the bottleneck and classifier ("heads") at 0.1, everything ignored by that
@@ -10,7 +11,6 @@ head, so a new layer of a method is trained at the head rate unless the method s
 from __future__ import annotations
 
 import torch
-from torch import nn
 
 from reid.config import OptimConfig
 from reid.engine.schedule import BASE_LR_KEY
@@ -20,30 +20,34 @@ from reid.methods.base import ReIDMethod
 OPTIMIZERS = ("sgd", "adam")
 
 
-def param_groups(method: ReIDMethod, backbone_lr: float, lr: float) -> list[dict]:
-    """The ``backbone`` and ``heads`` groups; parameters that do not require grad are left out.
+def param_groups(method: ReIDMethod, optim_config: OptimConfig) -> list[dict]:
+    """The optimiser's groups of :meth:`~reid.methods.base.ReIDMethod.parameter_groups`; parameters that do not
+    require grad are left out, and a group left with none is dropped.
 
-    Each group holds ``name``, ``lr`` and ``base_lr`` (the rate the schedule scales). A group
-    with no parameter is dropped.
+    Each group holds ``name``, ``lr`` and ``base_lr`` (the rate the schedule scales).
 
     Raises:
-        ConfigError: the method's backbone list names a parameter twice or one that is not
-            among its own parameters.
+        ConfigError: a group names a parameter twice, or one that is not among the method's own, or a trainable
+            parameter of the method is in no group.
     """
+    where = f"{type(method).__name__}.parameter_groups()"
     own = {id(p): p for p in method.parameters()}
-    backbone: dict[int, nn.Parameter] = {}
-    for p in method.backbone_parameters():
-        if id(p) not in own:
-            raise ConfigError(f"{type(method).__name__}.backbone_parameters(): returned a parameter the method lacks")
-        if id(p) in backbone:
-            raise ConfigError(f"{type(method).__name__}.backbone_parameters(): returned a parameter twice")
-        backbone[id(p)] = p
-    heads = [p for key, p in own.items() if key not in backbone and p.requires_grad]
-    groups = [
-        {"name": "backbone", "params": [p for p in backbone.values() if p.requires_grad], "lr": backbone_lr},
-        {"name": "heads", "params": heads, "lr": lr},
-    ]
-    return [{**g, BASE_LR_KEY: g["lr"]} for g in groups if g["params"]]
+    seen: set[int] = set()
+    groups = []
+    for group in method.parameter_groups(optim_config):
+        for p in group.params:
+            if id(p) not in own:
+                raise ConfigError(f"{where}: group {group.name!r} holds a parameter the method lacks")
+            if id(p) in seen:
+                raise ConfigError(f"{where}: a parameter is in two groups (the second: {group.name!r})")
+            seen.add(id(p))
+        trainable = [p for p in group.params if p.requires_grad]
+        if trainable:
+            groups.append({"name": group.name, "params": trainable, "lr": group.lr, BASE_LR_KEY: group.lr})
+    missing = [key for key, p in own.items() if key not in seen and p.requires_grad]
+    if missing:
+        raise ConfigError(f"{where}: {len(missing)} trainable parameter(s) are in no group")
+    return groups
 
 
 def build_optimizer(method: ReIDMethod, optim_config: OptimConfig) -> torch.optim.Optimizer:
@@ -60,7 +64,7 @@ def build_optimizer(method: ReIDMethod, optim_config: OptimConfig) -> torch.opti
             raise ConfigError(f"optim.{name}: expected a positive rate, got {getattr(cfg, name)!r}")
     if cfg.optimizer == "sgd" and cfg.nesterov and not cfg.momentum > 0:
         raise ConfigError(f"optim.nesterov=True needs optim.momentum > 0, got {cfg.momentum!r}")
-    groups = param_groups(method, cfg.backbone_lr, cfg.lr)
+    groups = param_groups(method, cfg)
     if not groups:
         raise ConfigError(f"{type(method).__name__}: no parameter requires grad; nothing to train")
     if cfg.optimizer == "sgd":

@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from PIL import Image
 from tqdm import tqdm
 
 from reid.backbones.pretrained import resolve_pretrained_path
@@ -32,7 +31,6 @@ from reid.config import RunConfig, fingerprint, to_dict
 from reid.data.datasets import build_dataset
 from reid.data.pipeline import build_train_loader
 from reid.data.sample import relabel
-from reid.data.transforms import ENTRY_RESAMPLE
 from reid.engine.checkpoint import BEST, LAST, load_checkpoint, save_checkpoint, save_weights
 from reid.engine.control import RunControl, run_parent
 from reid.engine.distributed import (
@@ -54,8 +52,8 @@ from reid.engine.record import (
     weights_info,
     write_run_record,
 )
-from reid.engine.run_config import check_run_config
-from reid.engine.schedule import lr_factor, set_epoch_lr
+from reid.engine.run_config import check_run_config, entry_resample
+from reid.engine.schedule import schedule_factor, set_epoch_lr
 from reid.engine.seeding import (
     configure_backends,
     epoch_seed,
@@ -162,13 +160,6 @@ def with_pretrained(config: RunConfig) -> RunConfig:
     return dataclasses.replace(config, model=dataclasses.replace(config.model, pretrained=str(path)))
 
 
-def entry_resample(method: str) -> Image.Resampling:
-    """The Pillow filter of the one resize at the data entry for ``method``'s recipe (``ENTRY_RESAMPLE``)."""
-    if method not in ENTRY_RESAMPLE:
-        raise ConfigError(f"method {method!r} has no entry resize filter; expected one of {sorted(ENTRY_RESAMPLE)}")
-    return ENTRY_RESAMPLE[method]
-
-
 def build_method(config: RunConfig, num_classes: int) -> ReIDMethod:
     """The registered method of ``config``, initialised from the run's seed alone.
 
@@ -272,6 +263,7 @@ class _Run:
             rank=self.world.rank,
             world_size=self.world.world_size,
             labels=labels,
+            sampler=type(self.method).sampler,
         )
         self.optimizer = build_optimizer(self.method, cfg.optim)
         self.scaler = torch.amp.GradScaler("cuda") if self.amp else None
@@ -298,8 +290,7 @@ class _Run:
         """Rates, one pass over the data, an optional evaluation, the checkpoint(s)."""
         cfg = self.config
         self.batch_sampler.set_epoch(epoch)
-        rates = set_epoch_lr(self.optimizer, lr_factor(epoch, cfg.optim.warmup_epochs, cfg.optim.milestones,
-                                                       cfg.optim.gamma))
+        rates = set_epoch_lr(self.optimizer, schedule_factor(type(self.method).schedule, epoch, cfg.optim))
         bar = (lambda it: tqdm(it, desc=f"epoch {epoch}", leave=False)) if self.progress else None
         # Dropout and any other draw from torch's global generators replay per epoch after a resume.
         with seeded_global_rng(epoch_seed(cfg.seed, epoch), self.device):

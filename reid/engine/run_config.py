@@ -28,12 +28,17 @@ from pathlib import Path
 from typing import Protocol
 
 import torch
+from PIL import Image
 
 from reid.config import RunConfig, apply_overrides
 from reid.data.datasets import DATASETS, SYNTHETIC
+from reid.data.pipeline import SAMPLERS
 from reid.engine.record import SELECTIONS
+from reid.engine.schedule import SCHEDULES
 from reid.errors import ConfigError
 from reid.eval.protocols import protocol_options
+from reid.methods import method_class
+from reid.methods.base import INPUT_KINDS
 from reid.profiles import PROFILES, build_config, stand_in_dataset
 
 DATA_ROOT_ENV = "REID_DATA_ROOT"
@@ -315,6 +320,43 @@ def check_run_config(config: RunConfig) -> None:
         )
     if config.optim.epochs < 1:
         raise ConfigError(f"optim.epochs: expected at least 1, got {config.optim.epochs}")
+    check_method_declarations(config)
+
+
+def check_method_declarations(config: RunConfig) -> None:
+    """Refuse a config whose method options name nothing, or whose method declares what the engine does not serve:
+    its input kind, sampler, schedule or entry resize (:class:`~reid.methods.base.ReIDMethod`).
+
+    Raises:
+        ConfigError: naming the option or declaration and listing the valid ones.
+    """
+    cls = method_class(config.method)
+    valid = cls.option_values()
+    unknown = sorted(set(config.method_options) - set(valid))
+    if unknown:
+        listed = ", ".join(f"{k} (paper: {v!r})" for k, v in valid.items()) or "none"
+        raise ConfigError(f"method_options: {cls.name} has no option {', '.join(map(repr, unknown))}; "
+                          f"its options: {listed}")
+    if cls.input_kind not in INPUT_KINDS:
+        raise ConfigError(f"{cls.__qualname__}.input_kind={cls.input_kind!r}: expected one of {', '.join(INPUT_KINDS)}")
+    if cls.input_kind != "images":
+        raise ConfigError(f"method {cls.name!r} trains on {cls.input_kind}: the engine serves only images so far "
+                          "(the clip path comes with the first video method)")
+    if cls.sampler not in SAMPLERS:
+        raise ConfigError(f"{cls.__qualname__}.sampler={cls.sampler!r}: the image pipeline serves "
+                          f"{', '.join(SAMPLERS)}")
+    if cls.schedule not in SCHEDULES:
+        raise ConfigError(f"{cls.__qualname__}.schedule={cls.schedule!r}: the engine offers {', '.join(SCHEDULES)}")
+    entry_resample(config.method)
+
+
+def entry_resample(method: str) -> Image.Resampling:
+    """The Pillow filter of the one resize at the data entry that ``method`` declares
+    (:attr:`~reid.methods.base.ReIDMethod.entry_resample`)."""
+    cls = method_class(method)
+    if not isinstance(getattr(cls, "entry_resample", None), Image.Resampling):
+        raise ConfigError(f"method {method!r} ({cls.__qualname__}) declares no entry_resample (a PIL.Image.Resampling)")
+    return cls.entry_resample
 
 
 def resolve_device(text: str | None, *, profile: str | None = None) -> torch.device:

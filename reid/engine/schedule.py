@@ -18,10 +18,11 @@ decays at 25, 90 and 120 (protocols.md sec. 6); its warm-up start is not offered
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import torch
 
+from reid.config import OptimConfig
 from reid.errors import ConfigError
 
 BASE_LR_KEY = "base_lr"
@@ -45,6 +46,26 @@ def lr_factor(epoch: int, warmup_epochs: int, milestones: Sequence[int], gamma: 
     if epoch < warmup_epochs:
         return (epoch + 1) / warmup_epochs
     return gamma ** sum(1 for milestone in milestones if milestone <= epoch)
+
+
+def warmup_multistep(epoch: int, optim: OptimConfig) -> float:
+    """:func:`lr_factor` with ``optim``'s warm-up, milestones and gamma."""
+    return lr_factor(epoch, optim.warmup_epochs, optim.milestones, optim.gamma)
+
+
+SCHEDULES: Mapping[str, Callable[[int, OptimConfig], float]] = {"warmup_multistep": warmup_multistep}
+"""Schedules a method may declare (:attr:`reid.methods.base.ReIDMethod.schedule`): name -> factor of epoch."""
+
+
+def schedule_factor(name: str, epoch: int, optim: OptimConfig) -> float:
+    """The factor of the base rates in ``epoch`` under schedule ``name``.
+
+    Raises:
+        ConfigError: a schedule this engine does not offer (the valid ones listed).
+    """
+    if name not in SCHEDULES:
+        raise ConfigError(f"schedule {name!r} is not offered by the engine; expected one of {', '.join(SCHEDULES)}")
+    return SCHEDULES[name](epoch, optim)
 
 
 def set_epoch_lr(optimizer: torch.optim.Optimizer, factor: float) -> dict[str, float]:

@@ -95,7 +95,7 @@ def extract_features(
         dataset: reads the records.
         records: test images (:class:`Sample`; video tracklets are not supported here).
         height, width: the entry resize (the training size).
-        resample: Pillow filter of that resize (``ENTRY_RESAMPLE[recipe]``).
+        resample: Pillow filter of that resize (the method's ``entry_resample``).
         batch_size: images per forward pass.
         device: where the method runs.
         flip: flip test-time augmentation (:func:`flip_average`).

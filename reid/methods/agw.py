@@ -17,12 +17,13 @@ from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 import torch
+from PIL import Image
 from torch import nn
 
 from reid.backbones import MultiStemResNet
 from reid.config import DataConfig, EvalConfig, ModelConfig, OptimConfig, RunConfig
 from reid.data.sample import Modality
-from reid.data.transforms import agw_train
+from reid.data.transforms import LANCZOS, agw_train
 from reid.layers import BNNeck, GeneralizedMeanPooling
 from reid.losses import WeightedRegularizationTriplet, cross_entropy
 from reid.methods.base import ReIDMethod, StepOutput, TrainBatch, ViewSpec
@@ -48,6 +49,8 @@ class AGW(ReIDMethod):
     """
 
     name: ClassVar[str] = "agw"
+    # AGW pre_process_sysu.py resizes with Image.ANTIALIAS (= LANCZOS); CAJ and CMMP inherit it.
+    entry_resample: ClassVar[Image.Resampling] = LANCZOS
     num_stems: ClassVar[int] = 2
     metric_learning_terms: ClassVar[tuple[str, ...]] = ("triplet",)
 

@@ -1,4 +1,6 @@
-"""What every method offers the engine: its training views, its loss, its test features and its paper config."""
+"""What every method offers the engine: its training views, its loss, its test features and its paper config, and
+what it declares it needs: its entry resize, input kind, sampler, parameter groups, schedule, options and any
+earlier stage. The engine reads these declarations; adding a method is one file in reid/methods/."""
 
 from __future__ import annotations
 
@@ -8,12 +10,31 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import torch
+from PIL import Image
 from torch import nn
 
-from reid.config import RunConfig
+from reid.config import OptimConfig, RunConfig
 from reid.data.batch import TrainBatch, ViewSpec
 from reid.data.sample import Modality
 from reid.errors import ConfigError
+
+INPUT_KINDS = ("images", "clips")
+"""What a method's training and test inputs are: single images, or clips of T frames of a tracklet (video)."""
+
+
+@dataclass(frozen=True)
+class ParameterGroup:
+    """Parameters trained at one learning rate.
+
+    Attributes:
+        name: the group's name in the run record (``backbone``, ``heads``, ...).
+        params: the parameters (each in exactly one group of the method).
+        lr: its base rate, before the schedule's factor.
+    """
+
+    name: str
+    params: list[nn.Parameter]
+    lr: float
 
 
 @dataclass(frozen=True)
@@ -39,6 +60,16 @@ class ReIDMethod(nn.Module, abc.ABC):
     """
 
     name: ClassVar[str]
+    entry_resample: ClassVar[Image.Resampling]
+    """The Pillow filter of the one resize at the data entry, the reference code's (AGW/CAJ pre-resize with
+    ``Image.ANTIALIAS`` = LANCZOS; BoT and MITML resize bilinearly in torchvision ``Resize``)."""
+    input_kind: ClassVar[str] = "images"
+    """One of :data:`INPUT_KINDS`."""
+    sampler: ClassVar[str] = "identity"
+    """The training sampler, a name of :data:`reid.data.pipeline.SAMPLERS` (``identity``: P identities x K
+    (visible, infrared) pairs, AGW's cross-modal identity sampler)."""
+    schedule: ClassVar[str] = "warmup_multistep"
+    """The learning-rate schedule, a name of :data:`reid.engine.schedule.SCHEDULES`, read with ``optim.*``."""
     feature_names: ClassVar[tuple[str, ...]] = ("pool", "bn")
     evaluates: ClassVar[bool] = True
     """False for a stage with no ReID head (CMMP's pre-training): the engine then skips the final evaluation."""
@@ -78,6 +109,12 @@ class ReIDMethod(nn.Module, abc.ABC):
     @abc.abstractmethod
     def paper_config(cls) -> RunConfig:
         """The paper's configuration, each value citing the section it comes from."""
+
+    @classmethod
+    def option_values(cls) -> dict[str, Any]:
+        """The method's options (``method_options``) with their paper values: those of :meth:`paper_config`,
+        which names every option the method reads (a key it lacks is refused when a config is built)."""
+        return dict(cls.paper_config().method_options)
 
     @classmethod
     def smoke_overrides(cls) -> tuple[str, ...]:
@@ -126,3 +163,11 @@ class ReIDMethod(nn.Module, abc.ABC):
     @abc.abstractmethod
     def backbone_parameters(self) -> list[nn.Parameter]:
         """Parameters trained at the backbone rate (pretrained layers); all others get the head rate."""
+
+    def parameter_groups(self, optim: OptimConfig) -> list[ParameterGroup]:
+        """The optimiser's groups: by default :meth:`backbone_parameters` at ``optim.backbone_lr`` and every other
+        parameter (the new heads) at ``optim.lr``; a method with other rates returns its own groups."""
+        backbone = self.backbone_parameters()
+        taken = {id(p) for p in backbone}
+        heads = [p for p in self.parameters() if id(p) not in taken]
+        return [ParameterGroup("backbone", backbone, optim.backbone_lr), ParameterGroup("heads", heads, optim.lr)]

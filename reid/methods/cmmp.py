@@ -29,13 +29,14 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import torch
+from PIL import Image
 from torch import nn
 
 from reid.backbones import MultiStemResNet
 from reid.checks import check_positive_integer
 from reid.config import EvalConfig, RunConfig
 from reid.data.sample import Modality
-from reid.data.transforms import cmmp_pretrain_views
+from reid.data.transforms import LANCZOS, cmmp_pretrain_views
 from reid.data.transforms.patch_mask import MASK_REFERENCE_HEIGHT, RandomPatchMask, masked_patch_count, scaled_mask_size
 from reid.errors import ConfigError
 from reid.layers.mask_token import MaskToken
@@ -137,6 +138,7 @@ class CMMPPretrainer(ReIDMethod):
     """
 
     name: ClassVar[str] = "cmmp_pretrain"
+    entry_resample: ClassVar[Image.Resampling] = LANCZOS  # CAJ's code, which CMMP builds on
     feature_names: ClassVar[tuple[str, ...]] = ("pool",)
     evaluates: ClassVar[bool] = False
 

@@ -25,13 +25,14 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import torch
+from PIL import Image
 from torch import nn
 
 from reid.backbones import MultiStemResNet
 from reid.backbones.densenet import SUPPORTED_DENSENETS, DenseNetBackbone
 from reid.config import DataConfig, EvalConfig, ModelConfig, OptimConfig, RunConfig
 from reid.data.sample import Modality
-from reid.data.transforms import xiv_train
+from reid.data.transforms import BILINEAR, xiv_train
 from reid.errors import ConfigError
 from reid.layers import BNNeck
 from reid.layers.x_modality import X_SOURCES, build_x_modality
@@ -106,6 +107,8 @@ class XIV(ReIDMethod):
     """
 
     name: ClassVar[str] = "xiv"
+    # BoT (XIV's base) resizes in torchvision Resize, bilinear by default.
+    entry_resample: ClassVar[Image.Resampling] = BILINEAR
     # Eq. 8-10 per-modality triplets and Eq. 3-6 CMG (the identity losses are not metric learning).
     metric_learning_terms: ClassVar[tuple[str, ...]] = ("tri_I", "tri_X", "tri_V", "cmg")
 

@@ -1,6 +1,6 @@
 """Image augmentations of the five papers and their baselines, on CHW float tensors with an explicit generator.
 
-Entry from Pillow: ``to_tensor(resize(image, (h, w), resample=ENTRY_RESAMPLE[recipe]))``; then a
+Entry from Pillow: ``to_tensor(resize(image, (h, w), resample=method.entry_resample))``; then a
 recipe's pipeline ``t(x, generator)``. Every random draw comes from the ``torch.Generator``
 passed in; torch's global generator is never used.
 """
@@ -29,7 +29,6 @@ from reid.data.transforms.photometric import (
 from reid.data.transforms.pil import BILINEAR, LANCZOS, resize, to_tensor
 from reid.data.transforms.rcc import RCC_GRAY, RCC_ORDERS, RandomChannelCombination
 from reid.data.transforms.recipes import (
-    ENTRY_RESAMPLE,
     CajViews,
     CmftViews,
     CmmpViews,
@@ -50,7 +49,6 @@ from reid.data.transforms.video import transform_clip
 __all__ = [
     "BILINEAR",
     "CAJ_GRAY_WEIGHTS",
-    "ENTRY_RESAMPLE",
     "IMAGENET_MEAN",
     "IMAGENET_STD",
     "LANCZOS",

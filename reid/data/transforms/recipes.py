@@ -3,16 +3,16 @@
 Every builder takes the image size the profile trains at (the paper's size is in its docstring)
 and returns :class:`Compose` pipelines (or a named tuple of them for multi-view methods). Each
 pipeline starts with :class:`ExpectSize`: the image must already be ``height x width``, resized
-once at the Pillow entry with the filter in :data:`ENTRY_RESAMPLE` (``to_tensor(resize(img,
-(h, w), resample=ENTRY_RESAMPLE[recipe]))``). The order of the steps mirrors the reference
+once at the Pillow entry with the filter the method declares
+(:attr:`reid.methods.base.ReIDMethod.entry_resample`: AGW/CAJ/MSCMNet pre-resize with ``Image.ANTIALIAS`` =
+LANCZOS, and CMMP and FF-DML build on their code; BoT, XIV's base, and MITML, CMFT's stated recipe, use torchvision
+``Resize``'s bilinear default). The order of the steps mirrors the reference
 code, including where it puts channel operations after normalisation and erasing.
 """
 
 from __future__ import annotations
 
 from typing import NamedTuple
-
-from PIL import Image
 
 from reid.data.transforms.base import Compose, RandomApply, Transform
 from reid.data.transforms.channel import ChannelAdapGray, ChannelExchange
@@ -21,23 +21,7 @@ from reid.data.transforms.geometry import ExpectSize, Pad, RandomCrop, RandomHor
 from reid.data.transforms.mscmnet import ChannelT, MscmnetChannelAdapGray
 from reid.data.transforms.normalize import IMAGENET_MEAN, Normalize
 from reid.data.transforms.photometric import ColorJitter, GaussianBlur, RandomGrayscale
-from reid.data.transforms.pil import BILINEAR, LANCZOS
 from reid.data.transforms.rcc import RandomChannelCombination
-
-ENTRY_RESAMPLE: dict[str, Image.Resampling] = {
-    "agw": LANCZOS,
-    "caj": LANCZOS,
-    "cmmp": LANCZOS,
-    "cmmp_pretrain": LANCZOS,
-    "ffdml": LANCZOS,
-    "mscmnet": LANCZOS,
-    "xiv": BILINEAR,
-    "mitml": BILINEAR,
-    "cmft": BILINEAR,
-}
-"""Pillow filter of the one resize at the entry, per recipe: AGW/CAJ/MSCMNet pre-resize with
-``Image.ANTIALIAS`` (= LANCZOS); BoT (XIV's base) and MITML (CMFT's stated recipe) use
-torchvision ``Resize``'s bilinear default. CMMP and FF-DML build on CAJ/AGW code."""
 
 
 def _pad_crop_flip(height: int, width: int) -> tuple[Transform, ...]:
@@ -55,7 +39,7 @@ def eval_transform(height: int, width: int) -> Compose:
 
     Every reference tests with ``ToPILImage, Resize((h, w)), ToTensor, Normalize``. AGW/CAJ/MSCMNet feed
     images pre-resized with LANCZOS (the Resize is then a no-op); MITML and BoT resize bilinearly there,
-    which here happens at the Pillow entry (:data:`ENTRY_RESAMPLE`).
+    which here happens at the Pillow entry (the method's ``entry_resample``).
     """
     return Compose(ExpectSize(height, width), Normalize())
 
