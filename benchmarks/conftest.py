@@ -16,9 +16,9 @@ CI selection (``--smoke-selection=ci``, :func:`ci_selection`): per registered me
 that trains the method's most shared smoke config (one training per method: runs are cached by
 fingerprint); rows that do not run (reference, not applicable, not yet implemented) stay collected
 and skip with their reason, so every table shows whole; plus every method's broken controls
-(test_controls.py), which must fail the sanity bound. Each case is in the ``xdist_group`` of its
-method, so ``-n 2 --dist loadgroup`` keeps the rows of one training on one worker instead of
-leaving a worker waiting on the other's run lock.
+(test_controls.py), which must fail the sanity bound. Each smoke case is in the ``xdist_group`` of
+its first training's fingerprint (:meth:`Bench.group`), so ``-n 2 --dist loadgroup`` keeps the rows of
+one training on one worker instead of leaving a worker waiting on the other's run lock.
 
 Smoke cases run with any thread count (xdist workers take one torch thread each): a smoke verdict
 is statistical (reid.harness.smoke_golden), not a bitwise match with one machine's recording.
@@ -32,10 +32,11 @@ from pathlib import Path
 import pytest
 import torch
 
+from reid.config import fingerprint
 from reid.engine.run_config import DATA_ROOT_ENV, set_threads
 from reid.errors import GoldenError
 from reid.golden import PAPERS, Golden, load_golden
-from reid.harness.cases import Case, table_cases
+from reid.harness.cases import Case, plan, table_cases
 from reid.harness.controls import ControlNotCaughtError, ci_control_problems
 from reid.harness.reproduce import KNOWN_BELOW_BOUND, reproduce_case
 from reid.harness.selection import ci_selection
@@ -117,6 +118,14 @@ class Bench:
                 pytrace=False,
             )
 
+    def group(self, case: Case) -> str:
+        """The case's xdist group: under the smoke profile the fingerprint of its first training, so rows that train
+        the same model share a worker (no worker waits on the other's run lock) and different models spread over
+        the workers (one group per method put CMMP's 27 smoke trainings on one worker); else its method."""
+        if self.profile != "smoke" or case.skip_reason() is not None:
+            return case.row.method or "none"
+        return fingerprint(plan(case, self.golden, "smoke")[0].config)
+
     def check_control(self, method: str, name: str) -> None:
         """Train ``method``'s CI smoke config broken by control ``name``; fail unless the smoke verdict catches it."""
         if self.profile != "smoke":
@@ -153,8 +162,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     module = metafunc.module
     cases = table_cases(_bench(metafunc.config).golden, module.PAPER, module.TABLE)
     marks = [getattr(pytest.mark, module.PAPER), getattr(pytest.mark, f"table{module.TABLE}")]
+    bench = _bench(metafunc.config)
     metafunc.parametrize("case", [
-        pytest.param(c, id=c.id, marks=[*marks, pytest.mark.xdist_group(c.row.method or "none")]) for c in cases
+        pytest.param(c, id=c.id, marks=[*marks, pytest.mark.xdist_group(bench.group(c))]) for c in cases
     ])
 
 

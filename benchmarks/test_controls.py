@@ -12,8 +12,11 @@ catches it the case reports XPASS as an error, so the mark cannot outlive the bl
 
 import pytest
 
+from reid.config import fingerprint
+from reid.golden import load_golden
 from reid.golden.load import default_root
 from reid.harness.controls import CONTROLS, ControlNotCaughtError
+from reid.harness.selection import ci_trainings
 from reid.harness.smoke_golden import load_below_bound
 from reid.methods import list_methods, method_class
 
@@ -36,10 +39,15 @@ BELOW_BOUND = load_below_bound(default_root())
 are collected as expected failures and not run."""
 
 
+GROUPS = {method: fingerprint(training.config) for method, training in ci_trainings(load_golden()).items()}
+"""Each method's xdist group: the fingerprint of its CI training, the group of its CI rows (benchmarks/conftest.py),
+so a control's real run and the rows that share it stay on one worker."""
+
+
 def _cases():
     for method in METHODS:
         for control in sorted(CONTROLS):
-            marks = [pytest.mark.xdist_group(method)]
+            marks = [pytest.mark.xdist_group(GROUPS.get(method, method))]
             if (method, control) in BLIND:
                 blind = pytest.mark.xfail(strict=True, raises=ControlNotCaughtError, reason=BLIND[(method, control)])
                 marks.append(blind)

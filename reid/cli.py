@@ -43,8 +43,8 @@ from reid.engine.run_config import (
     build_run_config,
     dataset_class_path,
     evaluation_run_config,
+    probe_data_folders,
     require_data_root,
-    resolve_data_root,
     resolve_device,
     set_threads,
 )
@@ -338,25 +338,15 @@ def _datasets(args: argparse.Namespace) -> int:
             counts = build_dataset(name).summary()
             print(f"{name.ljust(width)}generated, always available; default options: {counts_text(name, counts)}")
             continue
-        candidates = []
-        for given in args.data_root:
-            if args.dataset is not None:
-                # One data set asked for: the folder is also tried as `reid train --data-root` reads it.
-                candidates.append((Path(given), f"--data-root {given} as the {name} folder"))
-            candidates.append((Path(given) / name, f"--data-root {given}"))
-        env_root = resolve_data_root(name, environ=os.environ)
-        if env_root is not None:
-            candidates.append((Path(env_root), f"${DATA_ROOT_ENV}"))
+        probes = probe_data_folders(name, args.data_root, as_own_folder=args.dataset is not None, environ=os.environ)
         found, lines = None, []
-        for folder, origin in candidates:
-            try:
-                counts = build_dataset(name, str(folder)).summary()
-            except (ReidError, OSError) as err:
-                lines.append(f"  {folder} ({origin}): not usable: {err}")
+        for probe in probes:
+            if probe.counts is None:
+                lines.append(f"  {probe.folder} ({probe.origin}): not usable: {probe.error}")
                 continue
-            lines.append(f"  {folder} ({origin}): found: {counts_text(name, counts)}")
-            found = found or folder
-        if env_root is None:
+            lines.append(f"  {probe.folder} ({probe.origin}): found: {counts_text(name, probe.counts)}")
+            found = found or probe.folder
+        if not os.environ.get(DATA_ROOT_ENV):
             lines.append(f"  ${DATA_ROOT_ENV} is not set")
         if found is not None:
             print(f"{name.ljust(width)}FOUND: use --dataset {name} --data-root {os.path.abspath(found)}")
@@ -410,27 +400,14 @@ DEFAULT_BENCH_RUNS = Path("runs") / "benchmarks"
 """Runs folder of ``reid reproduce`` / ``reid report`` / ``reid record-smoke`` (as ``pytest benchmarks``)."""
 
 
-def _papers(choice: str) -> list[str]:
-    from reid.golden import PAPERS
-
-    if choice == "all":
-        return list(PAPERS)
-    if choice not in PAPERS:
-        raise ConfigError(f"paper {choice!r} is not known; expected all or one of {', '.join(PAPERS)}")
-    return [choice]
-
-
 def _render(golden: Any, profile: str, runs_dir: Path, out: Path) -> list[Path]:
-    from reid.harness.result import load_results
-    from reid.report.model import build_report
-    from reid.report.render import render_report
+    from reid.report import render_results
 
-    report = build_report(golden, load_results(runs_dir), profile=profile, runs_dir=runs_dir)
-    return render_report(report, out)
+    return render_results(golden, profile, runs_dir, out)
 
 
 def _reproduce(args: argparse.Namespace) -> int:
-    from reid.golden import load_golden
+    from reid.golden import load_golden, select_papers
     from reid.harness.tables import run_tables
 
     golden = load_golden()
@@ -439,7 +416,7 @@ def _reproduce(args: argparse.Namespace) -> int:
     runs_dir = Path(args.runs) / args.profile
     extra = (f"model.pretrained={args.pretrained!r}",) if args.pretrained else ()
     echo = (lambda line: None) if args.quiet else print
-    results = run_tables(golden, _papers(args.paper), profile=args.profile, runs_dir=runs_dir, device=str(device),
+    results = run_tables(golden, select_papers(args.paper), profile=args.profile, runs_dir=runs_dir, device=str(device),
                          data_root=data_root, tables=args.table, extra_overrides=extra, echo=echo)
     written = _render(golden, args.profile, runs_dir, Path(args.report))
     counts = {o: sum(r.outcome == o for r in results) for o in ("passed", "failed", "skipped", "error")}
@@ -456,24 +433,15 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _record_smoke(args: argparse.Namespace) -> int:
-    from reid.golden import load_golden
-    from reid.harness.reproduce import record_smoke_table
-    from reid.harness.selection import ci_selection
+    from reid.golden import load_golden, select_papers
+    from reid.harness.reproduce import record_smoke
 
     golden = load_golden()
-    selected = ci_selection(golden) if args.ci else None
     # One thread by default: a recording is then bitwise repeatable on the machine that made it.
     set_threads(args.threads)
-    runs_dir = Path(args.runs) / "smoke"
-    for paper in _papers(args.paper):
-        for table in golden.paper_tables(paper):
-            if args.table and table.table not in args.table:
-                continue
-            rows = None if selected is None else {row for p, n, row in selected if (p, n) == (paper, table.table)}
-            if rows == set():
-                continue
-            path = record_smoke_table(golden, paper, table.table, runs_dir, rows=rows)
-            print(f"recorded {path}" if path else f"{table.key}: no runnable row, nothing recorded")
+    papers = select_papers(args.paper)
+    for key, path in record_smoke(golden, papers, Path(args.runs) / "smoke", tables=args.table, ci_only=args.ci):
+        print(f"recorded {path}" if path else f"{key}: no runnable row, nothing recorded")
     return 0
 
 

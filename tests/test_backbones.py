@@ -14,13 +14,14 @@ from reid.backbones import (
     PRETRAINED_DIR_ENV,
     MultiStemResNet,
     PretrainedWeightsError,
+    ReIDNet,
     build_torchvision_resnet,
     load_torchvision_state_dict,
     non_local_positions,
     resolve_pretrained_path,
 )
 from reid.errors import ConfigError
-from reid.layers import NonLocalBlock
+from reid.layers import GlobalAveragePooling, NonLocalBlock
 
 CHANNELS = {
     "resnet18": {"stem": 64, "layer1": 64, "layer2": 128, "layer3": 256, "layer4": 512},
@@ -425,3 +426,36 @@ def test_legacy_serialisation_loads(tmp_path, resnet18_state):
     path = tmp_path / "legacy.pth"
     torch.save(resnet18_state, path, _use_new_zipfile_serialization=False)
     assert set(load_torchvision_state_dict(path)) == set(resnet18_state)
+
+
+def test_a_method_inserts_or_wraps_blocks_between_stages_without_rebuilding_the_network() -> None:
+    net = MultiStemResNet("resnet18", num_stems=2, generator=torch.Generator().manual_seed(0)).eval()
+    x = torch.rand(2, 3, 64, 32, generator=torch.Generator().manual_seed(1))
+    plain = net.forward_layers(net.forward_stems([x], [1]))["layer4"]
+
+    class Double(nn.Module):
+        def forward(self, y: torch.Tensor) -> torch.Tensor:
+            return 2 * y
+
+    net.insert_after("layer4", Double())
+    assert torch.allclose(net.forward_layers(net.forward_stems([x], [1]))["layer4"], 2 * plain)
+    with pytest.raises(ConfigError, match="already has Double"):
+        net.insert_after("layer4", Double())
+    seen = []
+
+    class Wrapped(nn.Module):
+        def __init__(self, index: int, block: nn.Module) -> None:
+            super().__init__()
+            self.index, self.block = index, block
+
+        def forward(self, y: torch.Tensor) -> torch.Tensor:
+            seen.append(self.index)
+            return self.block(y)
+
+    net.wrap_blocks("layer3", Wrapped)
+    composed = ReIDNet(net, GlobalAveragePooling())
+    pooled = composed.embed([x, x], [0, 1])
+    assert pooled.shape == (4, net.out_channels) and seen == [0, 1]
+    assert torch.allclose(pooled[2:], 2 * plain.mean(dim=(2, 3)), atol=1e-6)
+    with pytest.raises(ConfigError, match="no neck"):
+        composed.head(pooled)

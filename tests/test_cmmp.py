@@ -144,7 +144,7 @@ def test_gradients_reach_the_mask_token_and_the_decoder():
     out.loss.backward()
     assert method.mask_token.token.grad is not None and method.mask_token.token.grad.abs().sum() > 0
     assert method.decoder.proj.weight.grad.abs().sum() > 0
-    assert method.backbone.stems[0].conv1.weight.grad.abs().sum() > 0
+    assert method.net.backbone.stems[0].conv1.weight.grad.abs().sum() > 0
 
 
 def test_decoder_is_one_linear_map_per_location_to_full_resolution():
@@ -277,10 +277,10 @@ def test_fine_tuning_variants_share_one_pretraining():
 def test_fine_tuning_network_loads_the_pretrained_encoder():
     pre = _pretrainer()
     fine = create_method("cmmp", num_classes=4, arch="resnet18", generator=torch.Generator().manual_seed(1))
-    assert not torch.equal(fine.backbone.layer1[0].conv1.weight, pre.backbone.layer1[0].conv1.weight)
+    assert not torch.equal(fine.net.backbone.layer1[0].conv1.weight, pre.net.backbone.layer1[0].conv1.weight)
     fine.load_pretraining(pre.state_dict())
-    for key, value in pre.backbone.state_dict().items():
-        assert torch.equal(fine.backbone.state_dict()[key], value), key
+    for key, value in pre.net.backbone.state_dict().items():
+        assert torch.equal(fine.net.backbone.state_dict()[key], value), key
     with pytest.raises(ConfigError, match="backbone"):
         fine.load_pretraining({"decoder.proj.weight": torch.zeros(1)})
     other = CMMPPretrainer(patch_size=4, arch="resnet34", generator=torch.Generator().manual_seed(0))
@@ -327,7 +327,7 @@ def test_engine_runs_the_pretraining_first_and_records_it(tmp_path):
     pre_state = load_checkpoint(tmp_path / pre.fingerprint / LAST)["model"]
     fine = create_method("cmmp", num_classes=6, arch="resnet18", generator=torch.Generator().manual_seed(9))
     fine.load_pretraining(pre_state)
-    assert torch.equal(fine.backbone.stems[1].conv1.weight, pre_state["backbone.stems.1.conv1.weight"])
+    assert torch.equal(fine.net.backbone.stems[1].conv1.weight, pre_state["net.backbone.stems.1.conv1.weight"])
     # Both runs are cached: a second call trains nothing and returns the same record.
     before = (tmp_path / pre.fingerprint / LAST).stat().st_mtime_ns
     again = run(config, out_dir=tmp_path)

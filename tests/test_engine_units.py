@@ -20,6 +20,7 @@ from torch import nn
 
 import reid.data.pipeline as pipeline
 import reid.engine.run as engine_run
+import reid.engine.run_config as run_config
 from reid.config import DataConfig, EvalConfig, OptimConfig, RunConfig, fingerprint, to_dict
 from reid.data.sample import Modality
 from reid.data.transforms import BILINEAR
@@ -520,8 +521,9 @@ def tiny_run_config(**eval_options) -> RunConfig:
 def tiny_registry(monkeypatch):
     """run() builds ``TinyMethod`` (or the class put in the returned dict) without touching the real registry."""
     classes = {TinyMethod.name: TinyMethod}
-    monkeypatch.setattr(engine_run, "method_class", lambda name: classes[name])
-    monkeypatch.setattr(engine_run, "entry_resample", lambda name: BILINEAR)
+    for module in (engine_run, run_config):
+        monkeypatch.setattr(module, "method_class", lambda name: classes[name])
+        monkeypatch.setattr(module, "entry_resample", lambda name: BILINEAR)
     return classes
 
 

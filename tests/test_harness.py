@@ -232,7 +232,7 @@ def test_a_sanity_problem_of_a_method_known_below_the_bound_is_reported_as_known
     assert unknown.reason is None
 
 
-def test_a_method_known_below_the_bound_still_needs_a_current_recording(tiny_golden, recorded):
+def test_a_method_known_below_the_bound_fails_on_a_stale_recording_and_reports_a_missing_one(tiny_golden, recorded):
     runs, path = recorded
     case = table_cases(tiny_golden, "mscmnet", 1)[0]
     listed = tiny_golden.root / "smoke" / "below_bound.yaml"
@@ -240,10 +240,16 @@ def test_a_method_known_below_the_bound_still_needs_a_current_recording(tiny_gol
     original = _edit_recording(path, lambda d: d["rows"][case.id].__setitem__("fingerprints", ["0" * 16]))
     try:
         stale = reproduce_case(case, tiny_golden, profile="smoke", runs_dir=runs)
+        _edit_recording(path, lambda d: d["rows"].pop(case.id))
+        unrecorded = reproduce_case(case, tiny_golden, profile="smoke", runs_dir=runs)
     finally:
         listed.unlink()
         path.write_text(original)
     assert stale.outcome == "failed" and stale.reason is None and "is stale" in stale.problems[0]
+    assert unrecorded.outcome == "failed" and unrecorded.reason.startswith(KNOWN_BELOW_BOUND)
+    assert "no smoke recording of row" in unrecorded.problems[0]
+    restored = reproduce_case(case, tiny_golden, profile="smoke", runs_dir=runs)
+    assert not any("recording" in p for p in restored.problems) and restored.reason is None
 
 
 def test_recording_some_rows_keeps_the_tables_other_rows(tiny_golden, recorded):

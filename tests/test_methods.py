@@ -58,7 +58,7 @@ def test_extract_gives_every_feature_for_both_modalities(name: str) -> None:
         # Every named feature; a method with its own distance may add auxiliary ones (XIV's X features).
         assert set(method.feature_names) <= set(feats)
         assert set(feats) == set(method.feature_names) or callable(getattr(method, "distance", None))
-        assert all(f.shape == (3, method.backbone.out_channels) and torch.isfinite(f).all() for f in feats.values())
+        assert all(f.shape == (3, method.net.backbone.out_channels) and torch.isfinite(f).all() for f in feats.values())
 
 
 @pytest.mark.parametrize("name", list_methods())
@@ -68,7 +68,8 @@ def test_backbone_group_excludes_the_heads(name: str) -> None:
     heads = [n for n, p in method.named_parameters() if id(p) not in backbone]
     # New layers (the neck, XIV's X generator, CMMP's decoder and mask token) train at the head rate; nothing of
     # the pretrained body does.
-    assert any(n.startswith(("neck.", "decoder.")) for n in heads) and not any(n.startswith("backbone.") for n in heads)
+    assert any(n.startswith(("net.neck.", "decoder.")) for n in heads)
+    assert not any(n.startswith("net.backbone.") for n in heads)
 
 
 @pytest.mark.parametrize("name", list_methods())
@@ -88,7 +89,7 @@ def test_unknown_method_lists_the_valid_ones() -> None:
 
 def test_create_method_takes_explicit_arguments() -> None:
     method = create_method("caj", num_classes=5, arch="resnet18", square=0, generator=torch.Generator().manual_seed(0))
-    assert method.neck.classifier.out_features == 5 and method.triplet.square == 0
+    assert method.net.neck.classifier.out_features == 5 and method.triplet.square == 0
 
 
 def test_caj_routes_both_visible_views_through_the_visible_stem() -> None:
@@ -97,7 +98,7 @@ def test_caj_routes_both_visible_views_through_the_visible_stem() -> None:
     assert list(method.train_views(64, 32)) == ["visible", "exchanged", "infrared"]
     seen = []
     hooks = [stem.register_forward_hook(lambda m, i, o, k=k: seen.append((k, i[0].shape[0])))
-             for k, stem in enumerate(method.backbone.stems)]
+             for k, stem in enumerate(method.net.backbone.stems)]
     method.training_step(batch)
     for hook in hooks:
         hook.remove()

@@ -249,5 +249,5 @@ def test_the_densenet_variant_trains_through_the_same_step():
     method = _xiv(arch="densenet121").train()
     out = method.training_step(_batch())
     out.loss.backward()
-    assert torch.isfinite(out.loss) and method.backbone.out_channels == 1024
+    assert torch.isfinite(out.loss) and method.net.backbone.out_channels == 1024
     assert method.x_modality.to_one.weight.grad is not None

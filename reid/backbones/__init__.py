@@ -1,4 +1,5 @@
-"""Backbones: torchvision ResNets split into modality-specific stems and a shared body; local ImageNet weights."""
+"""Backbones: torchvision ResNets split into modality-specific stems and a shared body; local ImageNet weights; the
+re-identification network every method composes (:class:`ReIDNet`)."""
 
 from reid.backbones.pretrained import (
     PRETRAINED_ARCH_ENV_PREFIX,
@@ -9,6 +10,7 @@ from reid.backbones.pretrained import (
     pretrained_env_var,
     resolve_pretrained_path,
 )
+from reid.backbones.reid_net import ReIDNet
 from reid.backbones.resnet import (
     AGW_NON_LOCAL_COUNTS,
     FEATURE_NAMES,
@@ -28,6 +30,7 @@ __all__ = [
     "PRETRAINED_ARCH_ENV_PREFIX",
     "PRETRAINED_DIR_ENV",
     "PretrainedWeightsError",
+    "ReIDNet",
     "ResNetStem",
     "SUPPORTED_ARCHS",
     "build_torchvision_resnet",

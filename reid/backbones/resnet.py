@@ -30,7 +30,7 @@ from a local file only (:mod:`reid.backbones.pretrained`) and are copied into ev
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import torch
@@ -275,9 +275,39 @@ class MultiStemResNet(nn.Module):
             self.layer_reductions[name] = reduction
         self.out_channels: int = self.layer_channels["layer4"]
 
+        # Blocks a method inserts after a stage (insert_after): none until one asks.
+        self.between = nn.ModuleDict()
+
         self.pretrained_path: Path | None = None
         if pretrained is not None:
             self.load_pretrained(pretrained)
+
+    def insert_after(self, stage: str, module: nn.Module) -> None:
+        """Run ``module`` on the output of ``stage`` (``layer1``..``layer3``: between stages; ``layer4``: after the
+        body), e.g. attention blocks between stages. Its parameters train at the backbone rate unless the method
+        puts them in another group.
+
+        Raises:
+            ConfigError: an unknown stage, or one that already has an inserted module.
+        """
+        if stage not in LAYER_NAMES:
+            raise ConfigError(f"insert_after: expected a stage among {LAYER_NAMES}, got {stage!r}")
+        if stage in self.between:
+            raise ConfigError(f"insert_after: stage {stage!r} already has {type(self.between[stage]).__name__}")
+        self.between[stage] = module
+
+    def wrap_blocks(self, stage: str, wrap: Callable[[int, nn.Module], nn.Module]) -> None:
+        """Replace each residual block ``i`` of ``stage`` by ``wrap(i, block)`` (a temporal shift inside each block,
+        for example); the wrapper keeps the block's output channels and stride.
+
+        Raises:
+            ConfigError: an unknown stage.
+        """
+        if stage not in LAYER_NAMES:
+            raise ConfigError(f"wrap_blocks: expected a stage among {LAYER_NAMES}, got {stage!r}")
+        layer = self.get_submodule(stage)
+        for i in range(len(layer)):
+            layer[i] = wrap(i, layer[i])
 
     def load_pretrained(self, path: str | Path) -> None:
         """Copy a local torchvision ResNet state dict of this ``arch`` into EVERY stem and the body.
@@ -333,13 +363,16 @@ class MultiStemResNet(nn.Module):
         return torch.cat([self.stem(x, i) for x, i in zip(inputs, indices)], dim=0)
 
     def run_layer(self, name: str, x: torch.Tensor) -> torch.Tensor:
-        """One shared stage with its non-local blocks: each follows the block at its index (AGW model.py)."""
+        """One shared stage with its non-local blocks (each follows the block at its index, AGW model.py), then any
+        module inserted after the stage (:meth:`insert_after`)."""
         blocks = self._non_local_of(name)
         for i, block in enumerate(self.get_submodule(name)):
             x = block(x)
             key = str(i)
             if key in blocks:
                 x = blocks[key](x)
+        if name in self.between:
+            x = self.between[name](x)
         return x
 
     def forward_layers(

@@ -24,6 +24,7 @@ import dataclasses
 import inspect
 import os
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -31,11 +32,11 @@ import torch
 from PIL import Image
 
 from reid.config import RunConfig, apply_overrides
-from reid.data.datasets import DATASETS, SYNTHETIC
+from reid.data.datasets import DATASETS, SYNTHETIC, build_dataset
 from reid.data.pipeline import SAMPLERS
 from reid.engine.record import SELECTIONS
 from reid.engine.schedule import SCHEDULES
-from reid.errors import ConfigError
+from reid.errors import ConfigError, ReidError
 from reid.eval.protocols import protocol_options
 from reid.methods import method_class
 from reid.methods.base import INPUT_KINDS
@@ -258,6 +259,46 @@ def resolve_data_root(
         return stored
     parent = parent if parent is not None else (environ.get(DATA_ROOT_ENV) or None)
     return os.path.abspath(Path(parent) / name) if parent is not None else None
+
+
+@dataclass(frozen=True)
+class FolderProbe:
+    """One folder a real data set was looked for in (``reid datasets``).
+
+    Attributes:
+        folder: the folder.
+        origin: which option or variable named it.
+        counts: the data set's :meth:`summary` when it loads there, else ``None``.
+        error: why it does not load there, else ``None``.
+    """
+
+    folder: Path
+    origin: str
+    counts: Mapping[str, int] | None
+    error: str | None
+
+
+def probe_data_folders(
+    name: str, parents: Sequence[str], *, as_own_folder: bool, environ: Mapping[str, str]
+) -> list[FolderProbe]:
+    """Try to load real data set ``name`` from every folder it would be looked for in: ``PARENT/<name>`` for each of
+    ``parents``, each parent itself too when ``as_own_folder`` (as ``reid train --data-root`` reads it), and
+    ``$REID_DATA_ROOT/<name>`` (:func:`resolve_data_root`)."""
+    candidates = []
+    for given in parents:
+        if as_own_folder:
+            candidates.append((Path(given), f"--data-root {given} as the {name} folder"))
+        candidates.append((Path(given) / name, f"--data-root {given}"))
+    env_root = resolve_data_root(name, environ=environ)
+    if env_root is not None:
+        candidates.append((Path(env_root), f"${DATA_ROOT_ENV}"))
+    probes = []
+    for folder, origin in candidates:
+        try:
+            probes.append(FolderProbe(folder, origin, build_dataset(name, str(folder)).summary(), None))
+        except (ReidError, OSError) as err:
+            probes.append(FolderProbe(folder, origin, None, str(err)))
+    return probes
 
 
 def require_data_root(config: RunConfig) -> None:

@@ -6,7 +6,7 @@ printed value as one long pandas DataFrame (one row per cell). The folder is the
 """
 
 from reid.golden.claims import claim_agrees, claim_quantity
-from reid.golden.load import GOLDEN_DIR_ENV, Golden, default_root, load_all, load_golden
+from reid.golden.load import GOLDEN_DIR_ENV, Golden, default_root, load_all, load_golden, select_papers
 from reid.golden.schema import (
     METRIC_UNITS,
     PAPERS,
@@ -38,4 +38,5 @@ __all__ = [
     "default_root",
     "load_all",
     "load_golden",
+    "select_papers",
 ]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from reid.errors import GoldenError
+from reid.errors import ConfigError, GoldenError
 from reid.golden.parse import TABLE_FILE, parse_aliases, parse_claims, parse_settings, parse_table
 from reid.golden.schema import METRIC_UNITS, PAPERS, CellRef, Claim, GoldenTable, Setting
 
@@ -133,3 +133,16 @@ def load_all(root: str | Path | None = None) -> pd.DataFrame:
                     }
                 )
     return pd.DataFrame.from_records(records, columns=list(FRAME_COLUMNS))
+
+
+def select_papers(choice: str) -> list[str]:
+    """``"all"`` -> every paper key; a paper key -> itself.
+
+    Raises:
+        ConfigError: an unknown paper (the valid ones listed).
+    """
+    if choice == "all":
+        return list(PAPERS)
+    if choice not in PAPERS:
+        raise ConfigError(f"paper {choice!r} is not known; expected all or one of {', '.join(PAPERS)}")
+    return [choice]

@@ -38,7 +38,8 @@ from reid.harness.smoke_golden import (
 
 KNOWN_BELOW_BOUND = "known below the sanity bound (golden/smoke/below_bound.yaml)"
 """How a failed smoke case's ``reason`` starts when its method's smoke runs are known to stay below the sanity bound:
-its problems (bound or band) are reported, not judged; a stale or missing recording is still a plain failure."""
+its problems (bound, band, or a row with no recording yet) are reported, not judged; a stale recording (made for other
+configs) is still a plain failure."""
 
 DATA_LAYOUT_DOC = "README.md, section Data, and the data set class docstring in reid/data/datasets/"
 
@@ -110,11 +111,12 @@ def reproduce_case(
     problems: list[str] = []
     known = None
     if profile == "smoke":
-        cells, source, stale = _against_smoke_golden(case, golden, runs)
+        cells, source, stale, unrecorded = _against_smoke_golden(case, golden, runs)
         sanity = sanity_problems(runs.settings, rank1_factor, map_factor)
         problems += stale + sanity
         below = load_below_bound(golden.root).get(row.method)
-        if below is not None and not stale and (sanity or any(c.verdict == "outside" for c in cells)):
+        judged = sanity or unrecorded or any(c.verdict == "outside" for c in cells)
+        if below is not None and (unrecorded or not stale) and judged:
             # Runs at noise level are not judged: a draw that escapes the collapse leaves a band of collapsed
             # seeds (measured: CMMP rank-10 36.96 with two threads against 25.7 +- 6.2 with one).
             known = f"{KNOWN_BELOW_BOUND}: {below}"
@@ -148,17 +150,20 @@ def reproduce_case(
     return result
 
 
-def _against_smoke_golden(case: Case, golden: Golden, runs: CaseRuns) -> tuple[list[CellComparison], str, list[str]]:
-    """(cells compared with the recording, its file, problems with the recording itself)."""
+def _against_smoke_golden(
+    case: Case, golden: Golden, runs: CaseRuns
+) -> tuple[list[CellComparison], str, list[str], bool]:
+    """(cells compared with the recording, its file, problems with the recording itself, whether the row has no
+    recording at all)."""
     path = smoke_path(golden.root, case.table.paper, case.table.table)
     try:
         recording = load_smoke_golden(path)
     except GoldenError as err:
-        return [], str(path), [str(err)]
+        return [], str(path), [str(err)], False
     command = recording.command
     entry = recording.rows.get(case.id)
     if entry is None:
-        return [], str(path), [f"no smoke recording of row {case.id!r} in {path}; record it with `{command}`"]
+        return [], str(path), [f"no smoke recording of row {case.id!r} in {path}; record it with `{command}`"], True
     made = tuple(runs.records)
     if entry.fingerprints != made:
         return (
@@ -169,8 +174,9 @@ def _against_smoke_golden(case: Case, golden: Golden, runs: CaseRuns) -> tuple[l
                 f"{list(entry.fingerprints)}, the row's smoke configs are now {list(made)}; "
                 f"record it again with `{command}`"
             ],
+            False,
         )
-    return against_band(entry, runs.settings), str(path), []
+    return against_band(entry, runs.settings), str(path), [], False
 
 
 def against_band(entry: SmokeEntry, ours: Mapping[str, SettingResult]) -> list[CellComparison]:
@@ -237,3 +243,28 @@ def record_smoke_table(
     order = {case.id: i for i, case in enumerate(table_cases(golden, paper, table))}
     write_smoke_golden(path, paper, table, dict(sorted(entries.items(), key=lambda item: order.get(item[0], 0))))
     return path
+
+
+def record_smoke(
+    golden: Golden,
+    papers: Sequence[str],
+    runs_dir: Path,
+    *,
+    tables: Collection[int] | None = None,
+    ci_only: bool = False,
+) -> list[tuple[str, Path | None]]:
+    """Record the smoke golden of ``papers``' tables (only ``tables`` when given; only the CI selection's rows when
+    ``ci_only``, the tables' other recorded rows kept): ``(table key, written file or None)`` per table recorded."""
+    from reid.harness.selection import ci_selection
+
+    selected = ci_selection(golden) if ci_only else None
+    written = []
+    for paper in papers:
+        for table in golden.paper_tables(paper):
+            if tables and table.table not in tables:
+                continue
+            rows = None if selected is None else {row for p, n, row in selected if (p, n) == (paper, table.table)}
+            if rows == set():
+                continue
+            written.append((table.key, record_smoke_table(golden, paper, table.table, runs_dir, rows=rows)))
+    return written

@@ -1,6 +1,12 @@
-"""Built-in methods; importing this package registers each of them (:mod:`reid.methods.registry`)."""
+"""Methods; importing this package imports every module in it, which registers each method it defines
+(:mod:`reid.methods.registry`). Adding a method is one file here (plus its paper's rows in golden/)."""
 
-from reid.methods import agw, caj, cmmp, xiv  # noqa: F401  (imported for their @register_method)
+import importlib
+import pkgutil
+
 from reid.methods.registry import create_method, list_methods, method_class, register_method
+
+for _module in sorted(m.name for m in pkgutil.iter_modules(__path__)):
+    importlib.import_module(f"{__name__}.{_module}")
 
 __all__ = ["create_method", "list_methods", "method_class", "register_method"]

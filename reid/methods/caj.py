@@ -15,34 +15,54 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from typing import ClassVar
+from typing import Any, ClassVar
 
-import torch
+from PIL import Image
 
 from reid.config import RunConfig
 from reid.data.sample import Modality
-from reid.data.transforms import caj_train_views
+from reid.data.transforms import LANCZOS, caj_train_views
 from reid.losses import TripletLossADP
-from reid.methods.agw import AGW, STEMS
+from reid.methods.agw import AGW
 from reid.methods.base import ViewSpec
 from reid.methods.registry import register_method
+from reid.methods.two_stream import STEMS, TwoStreamMethod
+
+CAJ_VIEW_STEMS: Mapping[str, int] = {
+    "visible": STEMS[Modality.VISIBLE],
+    "exchanged": STEMS[Modality.VISIBLE],
+    "infrared": STEMS[Modality.INFRARED],
+}
+"""train_ext.py: input1 = cat(rgb, rgb_exchanged) through the visible stem, ir through the thermal one."""
+
+
+def caj_views(height: int, width: int) -> dict[str, ViewSpec]:
+    """CAJ's three views of every pair (train_ext.py): the visible image, its channel exchange, the infrared image."""
+    views = caj_train_views(height, width)
+    return {
+        "visible": ViewSpec(Modality.VISIBLE, views.rgb),
+        "exchanged": ViewSpec(Modality.VISIBLE, views.rgb_exchanged),
+        "infrared": ViewSpec(Modality.INFRARED, views.ir),
+    }
 
 
 @register_method
-class CAJ(AGW):
-    """CAJ on the AGW network (protocols.md sec. 5).
+class CAJ(TwoStreamMethod):
+    """CAJ on the AGW network (protocols.md sec. 5): three views, TripletLoss_ADP on the pooled features of all three.
 
     Args:
         alpha, gamma, square: TripletLoss_ADP options; the README's command uses
             ``--alpha 1 --gamma 1 --square 1`` (the enhanced squared difference).
-        **kwargs: the AGW network's arguments.
+        **network: the two-stream network's arguments (:func:`~reid.methods.two_stream.two_stream_net`).
     """
 
     name: ClassVar[str] = "caj"
+    # CAJ's code resizes as AGW's: Image.ANTIALIAS (= LANCZOS).
+    entry_resample: ClassVar[Image.Resampling] = LANCZOS
+    view_stems: ClassVar[Mapping[str, int]] = CAJ_VIEW_STEMS
 
-    def __init__(self, *, alpha: float = 1.0, gamma: float = 1.0, square: int = 1, **kwargs) -> None:
-        super().__init__(**kwargs)
-        self.triplet = TripletLossADP(alpha=alpha, gamma=gamma, square=square)
+    def __init__(self, *, alpha: float = 1.0, gamma: float = 1.0, square: int = 1, **network: Any) -> None:
+        super().__init__(metric=TripletLossADP(alpha=alpha, gamma=gamma, square=square), **network)
 
     @classmethod
     def paper_config(cls) -> RunConfig:
@@ -59,18 +79,4 @@ class CAJ(AGW):
         )
 
     def train_views(self, height: int, width: int) -> Mapping[str, ViewSpec]:
-        views = caj_train_views(height, width)
-        return {
-            "visible": ViewSpec(Modality.VISIBLE, views.rgb),
-            "exchanged": ViewSpec(Modality.VISIBLE, views.rgb_exchanged),
-            "infrared": ViewSpec(Modality.INFRARED, views.ir),
-        }
-
-    def view_stems(self) -> Mapping[str, int]:
-        # train_ext.py: input1 = cat(rgb, rgb_exchanged) through the visible stem, ir through the thermal one.
-        return {"visible": STEMS[Modality.VISIBLE], "exchanged": STEMS[Modality.VISIBLE],
-                "infrared": STEMS[Modality.INFRARED]}
-
-    def triplet_loss(self, features: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        """CAJ: TripletLoss_ADP on the pooled features of all three views."""
-        return self.triplet(features, labels)
+        return caj_views(height, width)

@@ -32,20 +32,22 @@ import torch
 from PIL import Image
 from torch import nn
 
-from reid.backbones import MultiStemResNet
+from reid.backbones import MultiStemResNet, ReIDNet
 from reid.checks import check_positive_integer
 from reid.config import EvalConfig, RunConfig
 from reid.data.sample import Modality
 from reid.data.transforms import LANCZOS, cmmp_pretrain_views
 from reid.data.transforms.patch_mask import MASK_REFERENCE_HEIGHT, RandomPatchMask, masked_patch_count, scaled_mask_size
 from reid.errors import ConfigError
+from reid.layers import GlobalAveragePooling
 from reid.layers.mask_token import MaskToken
 from reid.layers.pixel_decoder import LinearPixelDecoder
+from reid.losses import TripletLossADP
 from reid.losses.reconstruction import AREAS, masked_l1
-from reid.methods.agw import STEMS
 from reid.methods.base import ReIDMethod, StepOutput, TrainBatch, ViewSpec
-from reid.methods.caj import CAJ
+from reid.methods.caj import CAJ, CAJ_VIEW_STEMS, caj_views
 from reid.methods.registry import register_method
+from reid.methods.two_stream import STEMS, TwoStreamMethod
 
 IMAGES: tuple[str, ...] = ("visible", "generated", "infrared")
 """The three images of a pre-training pair, in the order they are encoded."""
@@ -164,18 +166,22 @@ class CMMPPretrainer(ReIDMethod):
         self.mask = RandomPatchMask(patch_size, mask_ratio)
         self.targets = TARGETS[target]
         self.area = area
-        self.backbone = MultiStemResNet(
-            arch,
-            num_stems=len(STEMS),
-            last_stride=last_stride,
-            non_local=non_local,
-            non_local_embedding=non_local_embedding,
-            pretrained=pretrained,
-            generator=generator,
+        # The encoder: CAJL's network without its head (the fine-tuning network loads net.backbone).
+        self.net = ReIDNet(
+            MultiStemResNet(
+                arch,
+                num_stems=len(STEMS),
+                last_stride=last_stride,
+                non_local=non_local,
+                non_local_embedding=non_local_embedding,
+                pretrained=pretrained,
+                generator=generator,
+            ),
+            GlobalAveragePooling(),
         )
         self.mask_token = MaskToken(patch_size)
         self.decoder = LinearPixelDecoder(
-            self.backbone.out_channels, self.backbone.layer_reductions["layer4"], generator=generator
+            self.net.out_channels, self.net.backbone.layer_reductions["layer4"], generator=generator
         )
 
     @classmethod
@@ -214,8 +220,7 @@ class CMMPPretrainer(ReIDMethod):
         """Masked images -> encoder -> decoder: the reconstruction of each of :data:`IMAGES` (``[B, 3, H, W]``)."""
         height, width = mask.shape[2:]
         masked = [self.mask_token(images[name], mask) for name in IMAGES]
-        maps = self.backbone.forward_layers(self.backbone.forward_stems(masked, [IMAGE_STEMS[n] for n in IMAGES]))
-        pixels = self.decoder(maps["layer4"], height, width)
+        pixels = self.decoder(self.net.body(masked, [IMAGE_STEMS[n] for n in IMAGES]), height, width)
         return dict(zip(IMAGES, pixels.split(mask.shape[0])))
 
     def training_step(self, batch: TrainBatch) -> StepOutput:
@@ -227,24 +232,33 @@ class CMMPPretrainer(ReIDMethod):
 
     def extract(self, images: torch.Tensor, modality: Modality) -> Mapping[str, torch.Tensor]:
         """The encoder's globally averaged layer4 map (the pre-trained network has no ReID head)."""
-        maps = self.backbone.forward_layers(self.backbone.forward_stems([images], [STEMS[modality]]))["layer4"]
-        return {"pool": maps.mean(dim=(2, 3))}
+        return {"pool": self.net.embed([images], [STEMS[modality]])}
 
     def backbone_parameters(self) -> list[nn.Parameter]:
         # As CAJ's groups: the encoder at the backbone rate, the new decoder and mask token at the head rate.
-        return list(self.backbone.parameters())
+        return list(self.net.backbone.parameters())
 
 
 @register_method
-class CMMP(CAJ):
-    """CMMP fine-tuning: CAJL (CAJ with non-local blocks) from the CMMP-pre-trained encoder (Sec. 4.2).
+class CMMP(TwoStreamMethod):
+    """CMMP fine-tuning: CAJL (CAJ with non-local blocks) from the CMMP-pre-trained encoder (Sec. 4.2): CAJ's
+    views, stems and TripletLoss_ADP on the two-stream network.
 
     Args:
-        **kwargs: CAJ's arguments; the pre-training options of ``method_options`` are read by
+        alpha, gamma, square: TripletLoss_ADP options (CAJ's).
+        **network: the two-stream network's arguments; the pre-training options of ``method_options`` are read by
             :meth:`pretraining`, not by the network.
     """
 
     name: ClassVar[str] = "cmmp"
+    entry_resample: ClassVar[Image.Resampling] = LANCZOS  # CAJ's code, which CMMP builds on
+    view_stems: ClassVar[Mapping[str, int]] = CAJ_VIEW_STEMS
+
+    def __init__(self, *, alpha: float = 1.0, gamma: float = 1.0, square: int = 1, **network: Any) -> None:
+        super().__init__(metric=TripletLossADP(alpha=alpha, gamma=gamma, square=square), **network)
+
+    def train_views(self, height: int, width: int) -> Mapping[str, ViewSpec]:
+        return caj_views(height, width)
 
     @classmethod
     def from_config(cls, config: RunConfig, num_classes: int) -> dict[str, Any]:
@@ -296,17 +310,17 @@ class CMMP(CAJ):
         )
 
     def load_pretraining(self, state: Mapping[str, torch.Tensor]) -> None:
-        """Initialise the backbone from a :class:`CMMPPretrainer` state dict (its ``backbone.*`` entries).
+        """Initialise the backbone from a :class:`CMMPPretrainer` state dict (its encoder's ``net.backbone.*``).
 
         Raises:
             ConfigError: the state lacks backbone entries or they do not fit this network.
         """
-        prefix = "backbone."
+        prefix = "net.backbone."
         backbone = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
         if not backbone:
-            raise ConfigError("CMMP.load_pretraining: the pre-training state has no 'backbone.*' entries")
+            raise ConfigError("CMMP.load_pretraining: the pre-training state has no 'net.backbone.*' entries")
         try:
-            missing, unexpected = self.backbone.load_state_dict(backbone, strict=False)
+            missing, unexpected = self.net.backbone.load_state_dict(backbone, strict=False)
         except RuntimeError as err:  # a tensor of another shape: another arch or input layout
             raise ConfigError(f"CMMP.load_pretraining: the pre-trained encoder does not fit ({err})") from err
         if missing or unexpected:

@@ -28,13 +28,13 @@ import torch
 from PIL import Image
 from torch import nn
 
-from reid.backbones import MultiStemResNet
+from reid.backbones import MultiStemResNet, ReIDNet
 from reid.backbones.densenet import SUPPORTED_DENSENETS, DenseNetBackbone
 from reid.config import DataConfig, EvalConfig, ModelConfig, OptimConfig, RunConfig
 from reid.data.sample import Modality
 from reid.data.transforms import BILINEAR, xiv_train
 from reid.errors import ConfigError
-from reid.layers import BNNeck
+from reid.layers import BNNeck, GlobalAveragePooling
 from reid.layers.x_modality import X_SOURCES, build_x_modality
 from reid.losses import batch_hard_triplet, cross_entropy
 from reid.methods.base import ReIDMethod, StepOutput, TrainBatch, ViewSpec
@@ -145,11 +145,13 @@ class XIV(ReIDMethod):
         self.x_modality = build_x_modality(x_source, generator=generator) if use_x else None
         if arch in SUPPORTED_DENSENETS:
             # Table 4's DenseNet-121 variant: torchvision's network as is (no last-stride change is named).
-            self.backbone = DenseNetBackbone(arch, pretrained=pretrained, generator=generator)
+            backbone = DenseNetBackbone(arch, pretrained=pretrained, generator=generator)
         else:
-            self.backbone = MultiStemResNet(arch, num_stems=1, last_stride=last_stride, non_local=False,
-                                            pretrained=pretrained, generator=generator)
-        self.neck = BNNeck(self.backbone.out_channels, num_classes, generator=generator)
+            backbone = MultiStemResNet(arch, num_stems=1, last_stride=last_stride, non_local=False,
+                                       pretrained=pretrained, generator=generator)
+        # BoT: one weight-shared learner, global average pooling, BNNeck.
+        self.net = ReIDNet(backbone, GlobalAveragePooling(),
+                           BNNeck(backbone.out_channels, num_classes, generator=generator))
 
     @classmethod
     def from_config(cls, config: RunConfig, num_classes: int) -> dict[str, Any]:
@@ -189,7 +191,7 @@ class XIV(ReIDMethod):
 
     def embed(self, images: torch.Tensor) -> torch.Tensor:
         """Pooled features ``[N, C]`` of the weight-shared learner (global average pooling, BoT)."""
-        return self.backbone(images).mean(dim=(2, 3))
+        return self.net.embed([images], [0])
 
     def training_step(self, batch: TrainBatch) -> StepOutput:
         infrared, visible, labels = batch.views["infrared"], batch.views["visible"], batch.labels
@@ -197,7 +199,7 @@ class XIV(ReIDMethod):
         names = ["I", "X", "V"] if self.use_x else ["I", "V"]
         # One forward of the well-aligned 3M batch: BN statistics over all three modalities.
         features = self.embed(torch.cat(blocks))
-        _, logits = self.neck(features)
+        _, logits = self.net.head(features)
         m = labels.shape[0]
         parts: dict[str, torch.Tensor] = {}
         per = dict(zip(names, features.split(m)))
@@ -216,11 +218,11 @@ class XIV(ReIDMethod):
 
     def extract(self, images: torch.Tensor, modality: Modality) -> Mapping[str, torch.Tensor]:
         pooled = self.embed(images)
-        bn, _ = self.neck(pooled)
+        bn, _ = self.net.head(pooled)
         features = {"pool": pooled, "bn": bn}
         if modality is Modality.VISIBLE and self.use_x and self.test_distance == "eq2":
             x_pooled = self.embed(self.x_modality(images))
-            x_bn, _ = self.neck(x_pooled)
+            x_bn, _ = self.net.head(x_pooled)
             features |= {f"pool{X_FEATURE_SUFFIX}": x_pooled, f"bn{X_FEATURE_SUFFIX}": x_bn}
         return features
 
@@ -231,4 +233,4 @@ class XIV(ReIDMethod):
         return eq2_distance(query[name], gallery[name], gallery.get(f"{name}{X_FEATURE_SUFFIX}"))
 
     def backbone_parameters(self) -> list[nn.Parameter]:
-        return list(self.backbone.parameters())
+        return list(self.net.backbone.parameters())

@@ -3,3 +3,7 @@
 :mod:`~reid.report.model` joins golden files, case results and run records; :mod:`~reid.report.render`
 writes static HTML through the templates in ``templates/``; :mod:`~reid.report.svg` draws CMC curves.
 """
+
+from reid.report.render import render_report, render_results
+
+__all__ = ["render_report", "render_results"]

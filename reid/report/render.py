@@ -14,8 +14,10 @@ from pathlib import Path
 import jinja2
 from markupsafe import Markup
 
+from reid.golden import Golden
+from reid.harness.result import load_results
 from reid.io import atomic_write_text
-from reid.report.model import VERDICT_TEXT, Report
+from reid.report.model import VERDICT_TEXT, Report, build_report
 from reid.report.svg import cmc_svg
 
 
@@ -61,3 +63,9 @@ def render_report(report: Report, out_dir: str | Path) -> list[Path]:
         atomic_write_text(out / f"{paper.paper}.html", page)
         written.append(out / f"{paper.paper}.html")
     return written
+
+
+def render_results(golden: Golden, profile: str, runs_dir: Path, out_dir: str | Path) -> list[Path]:
+    """Render the report of ``profile`` from ``golden`` and the case results under ``runs_dir`` into ``out_dir``."""
+    report = build_report(golden, load_results(runs_dir), profile=profile, runs_dir=runs_dir)
+    return render_report(report, out_dir)
