@@ -4,7 +4,7 @@
     pytest benchmarks -k "xiv and table4"        # one table, smoke profile on the synthetic data (CPU)
     pytest benchmarks --smoke-selection=ci       # the CI selection (see below)
 
-Options: ``--gpu`` (paper profile on CUDA; without a GPU such cases skip, saying so),
+Options: ``--gpu`` (paper profile on CUDA; without a CUDA device it is a usage error, saying what to run),
 ``--profile smoke|paper`` (default: paper with ``--gpu``, else smoke), ``--data-root`` (or
 ``$REID_DATA_ROOT``: the folder holding ``sysu_mm01/``, ``regdb/``, ...; missing data skips
 with the path expected), ``--runs-dir`` (where runs, their cache and case results go),
@@ -30,11 +30,10 @@ import os
 from pathlib import Path
 
 import pytest
-import torch
 
 from reid.config import fingerprint
-from reid.engine.run_config import DATA_ROOT_ENV, set_threads
-from reid.errors import GoldenError
+from reid.engine.run_config import DATA_ROOT_ENV, resolve_device, set_threads
+from reid.errors import ConfigError, GoldenError
 from reid.golden import PAPERS, Golden, load_golden
 from reid.harness.cases import Case, plan, table_cases
 from reid.harness.controls import ControlNotCaughtError, ci_control_problems
@@ -73,6 +72,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    gpu = config.getoption("--gpu")
+    profile = config.getoption("--profile") or ("paper" if gpu else "smoke")
+    if gpu or profile == "paper":
+        try:  # the rule is the engine's: the paper profile needs CUDA
+            resolve_device(None, profile="paper")
+        except ConfigError as err:
+            raise pytest.UsageError(f"{'--gpu' if gpu else '--profile paper'}: {err}") from None
     for paper in PAPERS:
         config.addinivalue_line("markers", f"{paper}: rows of the {paper} paper's tables")
     for number in range(1, MAX_TABLES + 1):
@@ -91,14 +97,11 @@ class Bench:
         self.runs_dir = Path(config.getoption("--runs-dir")) / self.profile
         pretrained = config.getoption("--pretrained")
         self.extra_overrides = (f"model.pretrained={pretrained!r}",) if pretrained else ()
-        self.device = "cuda" if self.gpu else "cpu"
+        # pytest_configure refused a paper profile or --gpu without CUDA.
+        self.device = "cuda" if self.gpu or self.profile == "paper" else "cpu"
 
     def check(self, case: Case) -> None:
         """Run ``case``; skip with its reason, or fail listing every deviation."""
-        if self.gpu and not torch.cuda.is_available():
-            pytest.skip("--gpu given but no CUDA device is available")
-        if self.profile == "paper" and not self.gpu and case.skip_reason() is None:
-            pytest.skip("the paper profile trains at the papers' sizes: run it with --gpu")
         result = reproduce_case(
             case,
             self.golden,

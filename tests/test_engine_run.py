@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -124,7 +125,7 @@ def test_same_config_and_seed_repeat_exactly(reference, tmp_path: Path) -> None:
     assert_same_training_state(folder / "last.pt", tmp_path / fingerprint(config) / "last.pt")
 
 
-def test_killed_run_resumes_exactly(reference, tmp_path: Path) -> None:
+def test_killed_run_resumes_exactly(reference, tmp_path: Path, caplog) -> None:
     config, folder, record = reference
     killed = tmp_path / fingerprint(config)
     child = subprocess.Popen(
@@ -148,8 +149,10 @@ def test_killed_run_resumes_exactly(reference, tmp_path: Path) -> None:
     interrupted_at = load_checkpoint(killed / "last.pt")["epoch"]
     assert interrupted_at < config.optim.epochs - 1 and not (killed / "record.json").exists()
 
-    resumed = run(config, out_dir=tmp_path)
+    with caplog.at_level(logging.WARNING, logger="reid"):
+        resumed = run(config, out_dir=tmp_path)
     assert resumed.resumed_at_epochs == [interrupted_at + 1]
+    assert f"RESUMED from {killed / 'last.pt'}: epochs 0..{interrupted_at} were trained before" in caplog.text
     assert deterministic_part(resumed) == deterministic_part(record)
     assert_same_training_state(folder / "last.pt", killed / "last.pt")
     assert sorted(p.name for p in killed.iterdir()) == ["best.pt", "last.pt", "record.json"]  # no temp files

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import io
 import json
 import os
 import re
@@ -24,7 +25,7 @@ import reid.engine.run_config as run_config
 from reid.config import DataConfig, EvalConfig, OptimConfig, RunConfig, fingerprint, to_dict
 from reid.data.sample import Modality
 from reid.data.transforms import BILINEAR
-from reid.engine.checkpoint import load_checkpoint, save_checkpoint, save_weights
+from reid.engine.checkpoint import MAGIC, load_checkpoint, save_checkpoint, save_weights
 from reid.engine.optim import build_optimizer
 from reid.engine.record import RunRecord, git_state, load_run_record, weights_info, write_run_record
 from reid.engine.schedule import lr_factor, set_epoch_lr
@@ -310,10 +311,18 @@ class Payload:
     """An arbitrary class: unpickling it would run code of the checkpoint's choosing."""
 
 
+def write_checksummed(path: Path, state: object) -> None:
+    """Any torch payload behind a valid checksum header: what the checks after the checksum see."""
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    payload = buffer.getvalue()
+    path.write_bytes(MAGIC + hashlib.sha256(payload).hexdigest().encode("ascii") + b"\n" + payload)
+
+
 def test_checkpoint_with_a_pickled_object_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "evil.pt"
-    torch.save({"format": 1, "kind": "weights", "epoch": 0, "fingerprint": "f", "config": {},
-                "model": {}, "payload": Payload()}, path)
+    write_checksummed(path, {"format": 2, "kind": "weights", "epoch": 0, "fingerprint": "f", "config": {},
+                             "model": {}, "payload": Payload()})
     refusal = r".*weights_only=True refused it: Unsupported global.*Payload"
     with pytest.raises(ArtifactError, match=re.escape(str(path)) + refusal):
         load_checkpoint(path)
@@ -323,18 +332,37 @@ def test_checkpoint_errors_name_the_file_and_key(tmp_path: Path) -> None:
     with pytest.raises(ArtifactError, match="missing.pt: expected a checkpoint file"):
         load_checkpoint(tmp_path / "missing.pt")
     path = tmp_path / "partial.pt"
-    torch.save({"format": 1, "kind": "training", "epoch": 0}, path)
+    write_checksummed(path, {"format": 2, "kind": "training", "epoch": 0})
     with pytest.raises(ArtifactError, match=r"partial.pt \[fingerprint\]"):
         load_checkpoint(path)
-    torch.save({"format": 99}, path)
-    with pytest.raises(ArtifactError, match=r"\[format\]: expected checkpoint format 1, got 99"):
+    write_checksummed(path, {"format": 99})
+    with pytest.raises(ArtifactError, match=r"\[format\]: expected checkpoint format 2, got 99"):
         load_checkpoint(path)
-    path.write_bytes(b"not a checkpoint")
-    with pytest.raises(ArtifactError, match="partial.pt: expected a checkpoint of only tensors"):
+    write_checksummed(path, b"not a checkpoint")
+    with pytest.raises(ArtifactError, match="partial.pt: expected a dict at the top level"):
+        load_checkpoint(path)
+    torch.save({"format": 1, "kind": "weights"}, path)  # a plain torch file: no checksum
+    with pytest.raises(ArtifactError, match="partial.pt: expected a vireid-repro checkpoint .* CORRUPT, written by"):
+        load_checkpoint(path)
+
+
+def test_a_checkpoint_changed_after_it_was_written_is_refused_as_corrupt(tmp_path: Path) -> None:
+    path = tmp_path / "last.pt"
+    save_weights(path, model=nn.Linear(64, 64), epoch=0, config_dict={}, fingerprint="f")
+    data = bytearray(path.read_bytes())
+    middle = len(data) // 2
+    data[middle:middle + 64] = bytes(64)  # 64 zeroed bytes inside the weights
+    path.write_bytes(bytes(data))
+    with pytest.raises(ArtifactError, match=r"last.pt: expected a checkpoint whose content matches its checksum; "
+                                            r"it is CORRUPT"):
+        load_checkpoint(path)
+    path.write_bytes(torch.randint(0, 256, (len(data),), generator=torch.Generator().manual_seed(0),
+                                   dtype=torch.uint8).numpy().tobytes())
+    with pytest.raises(ArtifactError, match="CORRUPT"):
         load_checkpoint(path)
     save_weights(path, model=nn.Linear(2, 2), epoch=0, config_dict={}, fingerprint="f")
-    path.write_bytes(path.read_bytes()[:200])
-    with pytest.raises(ArtifactError, match="partial.pt: expected a torch checkpoint.*zip"):
+    path.write_bytes(path.read_bytes()[:200])  # cut short
+    with pytest.raises(ArtifactError, match="CORRUPT"):
         load_checkpoint(path)
 
 

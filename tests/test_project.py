@@ -78,3 +78,17 @@ def test_the_benchmarks_import_nothing_from_the_command_line() -> None:
     """The harness's pytest front end sits beside the CLI, not on top of it (its options come from the library)."""
     for path in (REPO_ROOT / "benchmarks").rglob("*.py"):
         assert not re.search(r"^\s*(from reid\.cli |import reid\.cli)", path.read_text(), re.M), path
+
+
+def test_the_paper_benchmarks_without_a_gpu_are_a_usage_error() -> None:
+    """`pytest benchmarks --gpu` on a machine without CUDA stops (exit 4) saying so, instead of skipping every row."""
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA device is visible")
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:xdist", "-q", "--gpu", "-k", "cmmp", "benchmarks"],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 4, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "--gpu: no CUDA device is visible" in done.stderr and "--profile smoke" in done.stderr

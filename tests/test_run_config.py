@@ -113,7 +113,8 @@ def test_the_data_folder_is_decided_in_one_place(tmp_path):
 def test_the_paper_profile_needs_cuda_and_says_what_to_run_instead():
     if resolve_device(None).type == "cuda":
         pytest.skip("a CUDA device is visible")
-    with pytest.raises(ConfigError, match=r"profile 'paper' .* needs a CUDA device.*--profile smoke"):
+    with pytest.raises(ConfigError, match=r"no CUDA device is visible .*: profile 'paper' .* needs a CUDA device.*"
+                                          r"--profile smoke"):
         resolve_device(None, profile="paper")
     with pytest.raises(ConfigError, match="needs a CUDA device"):
         resolve_device("cpu", profile="paper")

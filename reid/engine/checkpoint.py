@@ -8,10 +8,16 @@ config is stored as its plain dict (:func:`reid.config.to_dict`).
 
 No generator state is stored: every random stream of epoch ``e`` is derived from the seed and
 ``e`` (:mod:`reid.engine.seeding`), and the sampler's base seed is in its state.
+
+A file carries the SHA-256 of its payload (:data:`MAGIC`, the digest, then the bytes ``torch.save`` wrote), checked
+before the payload is read: a file changed in place (a few zeroed bytes inside a tensor load without a word
+otherwise and shift the metrics) or overwritten is refused as corrupt, naming the file.
 """
 
 from __future__ import annotations
 
+import hashlib
+import io
 import pickle
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -23,8 +29,11 @@ from torch import nn
 from reid.errors import ArtifactError
 from reid.io import atomic_open
 
-CHECKPOINT_FORMAT = 1
-"""Version of the layout below; a file with another version is refused."""
+CHECKPOINT_FORMAT = 2
+"""Version of the layout below; a file with another version is refused (1: no checksum)."""
+
+MAGIC = b"vireid-repro checkpoint sha256 "
+"""How a checkpoint file starts: this, the 64 hex digits of the payload's SHA-256, a newline, then the payload."""
 
 KIND_TRAINING = "training"
 KIND_WEIGHTS = "weights"
@@ -97,8 +106,35 @@ def save_weights(
 
 
 def _save(path: str | Path, state: dict[str, Any]) -> None:
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    payload = buffer.getvalue()
     with atomic_open(path, "wb") as handle:
-        torch.save(state, handle)
+        handle.write(MAGIC + hashlib.sha256(payload).hexdigest().encode("ascii") + b"\n")
+        handle.write(payload)
+
+
+def _payload(path: Path) -> bytes:
+    """The checked payload of checkpoint ``path``.
+
+    Raises:
+        ArtifactError: no checksum header (a file of another format, or not a checkpoint), or a payload whose
+            SHA-256 is not the recorded one (corrupt).
+    """
+    data = path.read_bytes()
+    header_end = len(MAGIC) + 64
+    if not data.startswith(MAGIC) or data[header_end:header_end + 1] != b"\n":
+        raise ArtifactError(path, f"a vireid-repro checkpoint of format {CHECKPOINT_FORMAT} (it starts with a "
+                                  "checksum header); this file has none: it is CORRUPT, written by another version, "
+                                  "or not a checkpoint")
+    recorded = data[len(MAGIC):header_end].decode("ascii", errors="replace")
+    payload = data[header_end + 1:]
+    actual = hashlib.sha256(payload).hexdigest()
+    if actual != recorded:
+        raise ArtifactError(path, f"a checkpoint whose content matches its checksum; it is CORRUPT (sha256 "
+                                  f"{actual[:12]}..., recorded {recorded[:12]}...): changed or damaged after it "
+                                  "was written; retrain, or delete it to start the run afresh")
+    return payload
 
 
 def load_checkpoint(path: str | Path, *, map_location: str | torch.device = "cpu") -> dict[str, Any]:
@@ -108,14 +144,16 @@ def load_checkpoint(path: str | Path, *, map_location: str | torch.device = "cpu
         The stored dict (``kind`` is ``"training"`` or ``"weights"``; see the savers for keys).
 
     Raises:
-        ArtifactError: the file is missing, unreadable, holds anything but tensors and plain
-            values (refused by ``weights_only=True``), or lacks a key of its kind.
+        ArtifactError: the file is missing, unreadable, corrupt (its payload does not match its checksum),
+            holds anything but tensors and plain values (refused by ``weights_only=True``), or lacks a key of
+            its kind.
     """
     path = Path(path)
     if not path.is_file():
         raise ArtifactError(path, "a checkpoint file; none found")
+    payload = _payload(path)
     try:
-        state = torch.load(path, map_location=map_location, weights_only=True)
+        state = torch.load(io.BytesIO(payload), map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as err:
         raise ArtifactError(
             path,

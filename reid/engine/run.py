@@ -284,6 +284,9 @@ class _Run:
         self.history = list(state["history"])
         self.wall_time_before = float(state["extra"]["wall_time_s"])
         self.resumed_at_epochs = [*state["extra"]["resumed_at_epochs"], state["epoch"] + 1]
+        if self.world.is_main:
+            log.warning("run %s: RESUMED from %s: epochs 0..%d were trained before, continuing at epoch %d of %d",
+                        self.fingerprint, path, state["epoch"], state["epoch"] + 1, self.config.optim.epochs)
         return state["epoch"] + 1
 
     def train_epoch(self, epoch: int) -> None:

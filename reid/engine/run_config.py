@@ -424,10 +424,11 @@ def resolve_device(text: str | None, *, profile: str | None = None) -> torch.dev
     if profile is not None and profile not in PROFILES:
         raise ConfigError(f"profile={profile!r} is not valid; expected one of {', '.join(PROFILES)}")
     if profile in CUDA_PROFILES and device.type != "cuda":
+        visible = f"no CUDA device is visible (torch {torch.__version__})"
+        found = f"--device {text} asked for" if text is not None else visible
         raise ConfigError(
-            f"profile {profile!r} trains at the papers' sizes and needs a CUDA device, but {device} was "
-            f"{'asked for' if text is not None else 'found'}: run the smoke profile on CPU (--profile smoke), or "
-            "run this on a machine with a GPU"
+            f"{found}: profile {profile!r} trains at the papers' sizes and needs a CUDA device; run the smoke "
+            "profile on CPU (--profile smoke), or run this on a machine with a GPU"
         )
     return device
 
