@@ -50,6 +50,8 @@ from reid.engine.run_config import (
 )
 from reid.errors import ConfigError, ReidError
 from reid.eval.evaluate import METRICS
+from reid.harness.cases import REGDB_TRIAL
+from reid.harness.plan import DEFAULT_TFLOPS
 from reid.harness.smoke_golden import SMOKE_THREADS
 from reid.methods import list_methods
 from reid.profiles import PROFILES, build_config
@@ -445,6 +447,52 @@ def _record_smoke(args: argparse.Namespace) -> int:
     return 0
 
 
+def _plan(args: argparse.Namespace) -> int:
+    from reid.golden import load_golden, select_papers
+    from reid.harness.plan import check_config, format_hours, plan_tables, price
+
+    if not args.tflops > 0:
+        raise ConfigError(f"--tflops {args.tflops}: expected a positive sustained throughput in TFLOP/s")
+    golden = load_golden()
+    per_table, trainings = plan_tables(golden, select_papers(args.paper), profile=args.profile, tables=args.table)
+    price(trainings)
+    tflops = args.tflops
+    print(f"{len(trainings)} distinct trainings, profile {args.profile}; estimated at {tflops:g} TFLOP/s sustained "
+          "(FLOPs by torch.utils.flop_counter, forward + backward; evaluation not priced)")
+    for key, planned in trainings.items():
+        c = planned.config
+        used = ", ".join(planned.rows) if planned.rows else f"stage of {', '.join(planned.stage_of)}"
+        print(f"  {key} {c.method:<13} {c.data.dataset:<9} {c.model.arch:<11} {c.data.height}x{c.data.width} "
+              f"{planned.epochs:>4} ep x {planned.images_per_epoch:>6} img x {planned.flops_per_image / 1e9:6.1f} "
+              f"GFLOP = {planned.flops / 1e15:8.1f} PFLOP, {format_hours(planned.hours(tflops)):>9}  [{used}]")
+    print("per table (each distinct training counted once per table):")
+    seen: set[str] = set()
+    papers: dict[str, float] = {}
+    for (paper, number), keys in per_table.items():
+        hours = sum(trainings[k].hours(tflops) for k in keys)
+        papers[paper] = papers.get(paper, 0.0) + sum(trainings[k].hours(tflops) for k in keys if k not in seen)
+        seen.update(keys)
+        print(f"  {paper:<8} Table {number:<3} {len(keys):>3} trainings {format_hours(hours):>10}")
+    for paper, hours in papers.items():
+        print(f"  {paper:<8} all its tables, a training shared with an earlier table counted there: "
+              f"{format_hours(hours)}")
+    total = sum(t.hours(tflops) for t in trainings.values())
+    print(f"total: {len(trainings)} trainings, {format_hours(total)} at {tflops:g} TFLOP/s; RegDB rows train split "
+          f"{REGDB_TRIAL} of the 10 the papers average")
+    if not args.check:
+        return 0
+    failed = 0
+    for key, planned in trainings.items():
+        try:
+            check_config(planned.config)
+            print(f"check {key} {planned.config.method}: ok")
+        except Exception as err:  # every config is checked; each failure is printed
+            failed += 1
+            print(f"check {key} {planned.config.method}: FAILED: {type(err).__name__}: {err}")
+    print(f"checked {len(trainings)} configs at full size on CPU: {len(trainings) - failed} ok, {failed} failed")
+    return 1 if failed else 0
+
+
 def _add_bench_folders(parser: argparse.ArgumentParser, *, report: bool) -> None:
     parser.add_argument("--runs", default=str(DEFAULT_BENCH_RUNS), metavar="DIR",
                         help="runs folder (default runs/benchmarks; each profile in DIR/<profile>)")
@@ -587,6 +635,22 @@ def build_parser(help_method: str | None = None) -> argparse.ArgumentParser:
     report.add_argument("--profile", default="smoke", choices=PROFILES, help="whose results (default smoke)")
     _add_bench_folders(report, report=True)
     report.set_defaults(command_parser=report, handler=_report, takes_overrides=False)
+
+    planning = commands.add_parser(
+        "plan",
+        help="list and price every distinct training of a paper's tables; --check steps each at full size on CPU",
+        description="What reproducing PAPER's tables will train and what it costs, before it runs.",
+        allow_abbrev=False,
+    )
+    planning.add_argument("paper", metavar="PAPER", help="cmmp, ffdml, xiv, mscmnet, cmft or all")
+    planning.add_argument("--table", type=int, action="append", help="only this table number (repeatable)")
+    planning.add_argument("--profile", default="paper", choices=PROFILES, help="paper (default) or smoke")
+    planning.add_argument("--tflops", type=float, default=DEFAULT_TFLOPS,
+                          help=f"sustained training throughput in TFLOP/s (default {DEFAULT_TFLOPS:g}, an assumption)")
+    planning.add_argument("--check", action="store_true",
+                          help="build every distinct config at full size and run one training step and one test "
+                               "forward on random data, on CPU")
+    planning.set_defaults(command_parser=planning, handler=_plan, takes_overrides=False)
 
     record = commands.add_parser(
         "record-smoke",

@@ -323,3 +323,19 @@ def test_version_and_help(capsys) -> None:
     for command in ("train", "eval", "datasets"):
         assert main([command, "--help"]) == 0
         assert "examples:" in capsys.readouterr().out
+
+
+def test_a_run_that_would_fail_later_fails_before_its_first_step_and_leaves_nothing(tmp_path: Path) -> None:
+    out = tmp_path / "runs"
+    code, _, stderr = call(["train", "agw", "--dataset", "sysu_mm01", "--data-root", tmp_path / "nonexistent",
+                            "--out", out, "--quiet"])
+    assert code == 2 and "nonexistent: expected the SYSU-MM01 folder" in stderr
+    assert not out.exists()  # no run folder, no record with status failed
+    resnet = build_torchvision_resnet("resnet18").to_empty(device="cpu")
+    state = {k: v for k, v in resnet.state_dict().items() if not k.startswith("fc.") and k != "layer4.1.bn2.weight"}
+    weights = tmp_path / "resnet18-broken.pth"
+    torch.save(state, weights)
+    code, _, stderr = call(["train", "agw", *TINY, "--pretrained", weights, "--out", out, "--quiet"])
+    assert code == 2 and "layer4.1.bn2.weight" in stderr and not out.exists()
+    code, _, stderr = call(["train", "agw", *TINY, "eval.protocol='regdb'", "--out", out, "--quiet"])
+    assert code == 2 and "protocol 'regdb' takes no option" in stderr and not out.exists()

@@ -180,12 +180,7 @@ class PairedViewDataset(Dataset):
             Modality.VISIBLE: self.load(self.visible[key.visible]),
             Modality.INFRARED: self.load(self.infrared[key.infrared]),
         }
-        generator = self.pair_generator(key)
-        out: dict[str, torch.Tensor] = {}
-        for name, spec in self.views.items():
-            image = sources[spec.source] if isinstance(spec.source, Modality) else out[spec.source]
-            out[name] = spec.transform(image, generator)
-        return out, label
+        return apply_views(self.views, sources, self.pair_generator(key)), label
 
 
 class PairBatchSampler(Sampler[list[PairKey]]):
@@ -254,6 +249,18 @@ class PairBatchSampler(Sampler[list[PairKey]]):
             else:
                 shard = range(self.rank, len(plan.ids), self.world_size)
                 yield [key for p in shard for key in keys[p * k : (p + 1) * k]]
+
+
+def apply_views(
+    views: Mapping[str, ViewSpec], sources: Mapping[Modality, torch.Tensor], generator: torch.Generator
+) -> dict[str, torch.Tensor]:
+    """Every view of one pair, in declaration order: each from its modality's image or an earlier view's output,
+    every draw from ``generator``."""
+    out: dict[str, torch.Tensor] = {}
+    for name, spec in views.items():
+        image = sources[spec.source] if isinstance(spec.source, Modality) else out[spec.source]
+        out[name] = spec.transform(image, generator)
+    return out
 
 
 def collate_pairs(items: Sequence[tuple[Mapping[str, torch.Tensor], int]]) -> TrainBatch:

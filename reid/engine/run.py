@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +53,7 @@ from reid.engine.record import (
     weights_info,
     write_run_record,
 )
-from reid.engine.run_config import check_run_config, entry_resample
+from reid.engine.run_config import check_run_config, entry_resample, require_data_root
 from reid.engine.schedule import schedule_factor, set_epoch_lr
 from reid.engine.seeding import (
     configure_backends,
@@ -64,7 +65,7 @@ from reid.engine.seeding import (
 )
 from reid.engine.train import train_one_epoch
 from reid.errors import ArtifactError, ConfigError
-from reid.eval.evaluate import evaluate
+from reid.eval.evaluate import build_splits, evaluate
 from reid.methods import method_class
 from reid.methods.base import ReIDMethod
 
@@ -113,10 +114,42 @@ def run(
     cached = completed_record(config, run_parent(Path(out_dir), control)) if resume else None
     if cached is not None:
         return cached
+    preflight(config)
     with distributed_world(device) as world:
         options = {"resume": resume, "progress": progress, "deterministic": deterministic,
                    "sync_batchnorm": sync_batchnorm}
         return _run_stages(config, Path(out_dir), world, options, control)
+
+
+def preflight(config: RunConfig, evaluations: Sequence[RunConfig] = ()) -> None:
+    """Check, before the first step, everything a run of ``config`` will read, so that a run that would fail at
+    its end fails in its first seconds and leaves nothing behind: its options (:func:`check_run_config`), its data
+    folder and the data set's layout and options, the structure of its final evaluation's trials and of each of
+    ``evaluations`` (configs that will evaluate its checkpoint), the ImageNet weights file loaded into the
+    architecture (missing and unexpected keys, shapes), and the same for the stage it starts from (CMMP's
+    pre-training).
+
+    Raises:
+        ConfigError, DatasetError, PretrainedWeightsError: naming the option, the file or the folder.
+    """
+    config = with_pretrained(config)
+    check_run_config(config)
+    require_data_root(config)
+    cls = method_class(config.method)
+    stage = cls.pretraining(config)
+    if stage is not None:
+        preflight(stage)
+    dataset = build_dataset(config.data.dataset, config.data.root, **config.data.options)
+    if cls.evaluates:
+        build_splits(dataset, config.eval)
+    for evaluation in evaluations:
+        check_run_config(evaluation)
+        require_data_root(evaluation)
+        build_splits(build_dataset(evaluation.data.dataset, evaluation.data.root, **evaluation.data.options),
+                     evaluation.eval)
+    if config.model.pretrained is not None:
+        # The backbone loads the file with strict keys and shapes; one class is enough to build the network.
+        build_method(config, 1)
 
 
 def completed_record(config: RunConfig, out_dir: Path) -> RunRecord | None:

@@ -27,7 +27,7 @@ from reid.engine.evaluate_checkpoint import (
     write_evaluation_record,
 )
 from reid.engine.record import RunRecord
-from reid.engine.run import run
+from reid.engine.run import preflight, run
 from reid.golden import RETRIEVAL_METRICS
 from reid.harness.cases import Evaluation, Training
 
@@ -90,6 +90,17 @@ def is_own_evaluation(training: Training, evaluation: Evaluation) -> bool:
     return (evaluation.config.data, evaluation.config.eval) == (training.config.data, training.config.eval)
 
 
+def preflight_trainings(trainings: Sequence[Training]) -> None:
+    """:func:`~reid.engine.run.preflight` every training with the evaluations of its checkpoint, before any trains.
+
+    Raises:
+        ConfigError, DatasetError, PretrainedWeightsError: what would fail later, naming the option, file or folder.
+    """
+    for training in trainings:
+        preflight(training.config, [e.applied_to(training.config) for e in training.evaluations
+                                    if not is_own_evaluation(training, e)])
+
+
 def execute(
     trainings: Sequence[Training],
     runs_dir: Path,
@@ -102,8 +113,10 @@ def execute(
     broken on purpose instead (:mod:`reid.engine.control`, runs apart from the real ones).
 
     Raises:
-        whatever the engine raises (a missing data set, a diverged run): the case fails with it.
+        whatever the engine raises (a missing data set, a diverged run): the case fails with it; what
+        :func:`preflight_trainings` finds, before anything trains.
     """
+    preflight_trainings(trainings)
     records: dict[str, RunRecord] = {}
     results: dict[str, SettingResult] = {}
     wall = 0.0

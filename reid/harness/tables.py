@@ -6,8 +6,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from reid.golden import Golden
-from reid.harness.cases import table_cases
-from reid.harness.reproduce import reproduce_case
+from reid.harness.cases import plan, table_cases
+from reid.harness.execute import preflight_trainings
+from reid.harness.reproduce import missing_data, reproduce_case
 from reid.harness.result import CaseResult
 
 
@@ -24,31 +25,34 @@ def run_tables(
     echo: Callable[[str], None] = print,
 ) -> list[CaseResult]:
     """Every case of ``papers`` (or of their ``tables``), in printed order; a case whose runs raise is
-    recorded as an error and the others go on.
+    recorded as an error and the others go on. Every case whose data is there is checked first
+    (:func:`~reid.harness.execute.preflight_trainings`).
+
+    Raises:
+        ConfigError, DatasetError, PretrainedWeightsError: a check before the first training failed.
 
     Returns:
         The results, also written under ``runs_dir/results``.
     """
+    cases = [case for paper in papers for table in golden.paper_tables(paper)
+             if not tables or table.table in tables for case in table_cases(golden, paper, table.table)]
+    # Every case with its data is checked before the first one trains: a reproduction that would fail at its
+    # tenth table fails now.
+    for case in cases:
+        if case.skip_reason() is None:
+            trainings = plan(case, golden, profile, data_root=data_root, extra_overrides=extra_overrides)
+            if missing_data(trainings) is None:
+                preflight_trainings(trainings)
     results = []
-    for paper in papers:
-        for table in golden.paper_tables(paper):
-            if tables and table.table not in tables:
-                continue
-            for case in table_cases(golden, paper, table.table):
-                try:
-                    result = reproduce_case(
-                        case,
-                        golden,
-                        profile=profile,
-                        runs_dir=runs_dir,
-                        device=device,
-                        data_root=data_root,
-                        extra_overrides=extra_overrides,
-                    )
-                except Exception as err:  # the case's result file says "error"; the table goes on
-                    echo(f"{table.key} {case.id}: error: {type(err).__name__}: {err}")
-                    continue
-                detail = result.reason if result.outcome == "skipped" else "; ".join(result.problems)
-                echo(f"{table.key} {case.id}: {result.outcome}" + (f" ({detail})" if detail else ""))
-                results.append(result)
+    for case in cases:
+        key = case.table.key
+        try:
+            result = reproduce_case(case, golden, profile=profile, runs_dir=runs_dir, device=device,
+                                    data_root=data_root, extra_overrides=extra_overrides)
+        except Exception as err:  # the case's result file says "error"; the table goes on
+            echo(f"{key} {case.id}: error: {type(err).__name__}: {err}")
+            continue
+        detail = result.reason if result.outcome == "skipped" else "; ".join(result.problems)
+        echo(f"{key} {case.id}: {result.outcome}" + (f" ({detail})" if detail else ""))
+        results.append(result)
     return results

@@ -21,6 +21,9 @@ class ImageDataset(abc.ABC):
     """
 
     name: ClassVar[str]
+    published_train: ClassVar[tuple[int, int, int] | None] = None
+    """(identities, visible images, infrared images) of the default training set as published, for planning a
+    run without the data (``reid plan``); ``None`` for generated data sets (build them and count)."""
     train: tuple[Sample, ...]
     test: tuple[Sample, ...]
 

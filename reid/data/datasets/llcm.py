@@ -68,6 +68,7 @@ class LLCM(ImageDataset):
     """
 
     name: ClassVar[str] = "llcm"
+    published_train: ClassVar[tuple[int, int, int] | None] = (713, 16946, 13975)  # docstring above
 
     def __init__(self, root: str | Path, *, verify_images: bool = False) -> None:
         self.root = Path(os.path.abspath(root))

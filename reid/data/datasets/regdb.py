@@ -63,6 +63,7 @@ class RegDB(ImageDataset):
     """
 
     name: ClassVar[str] = "regdb"
+    published_train: ClassVar[tuple[int, int, int] | None] = (206, 2060, 2060)  # each of the ten splits
 
     def __init__(self, root: str | Path, *, trial: int = 1, verify_images: bool = False) -> None:
         if isinstance(trial, bool) or not isinstance(trial, int) or trial not in REGDB_TRIALS:

@@ -66,6 +66,7 @@ class SYSUMM01(ImageDataset):
     """
 
     name: ClassVar[str] = "sysu_mm01"
+    published_train: ClassVar[tuple[int, int, int] | None] = (395, 22258, 11909)  # train + val, the default
 
     def __init__(self, root: str | Path, *, train_ids: str = "train+val", verify_images: bool = False) -> None:
         if train_ids not in TRAIN_ID_CHOICES:
