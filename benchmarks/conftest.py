@@ -32,7 +32,7 @@ from pathlib import Path
 import pytest
 
 from reid.config import fingerprint
-from reid.engine.run_config import DATA_ROOT_ENV, resolve_device, set_threads
+from reid.engine.run_config import DATA_ROOT_ENV, pretrained_files, resolve_device, set_threads
 from reid.errors import ConfigError, GoldenError
 from reid.golden import PAPERS, Golden, load_golden
 from reid.harness.cases import Case, plan, table_cases
@@ -62,7 +62,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=str(REPO_ROOT / "runs" / "benchmarks"),
         help="runs, their cache and case results (default runs/benchmarks/<profile>)",
     )
-    group.addoption("--pretrained", default=None, help="ImageNet weights file for paper-profile runs")
+    group.addoption("--pretrained", action="append", default=[], metavar="[ARCH=]PATH",
+                    help="ImageNet weights for paper-profile runs, one per architecture: ARCH=PATH (resnet50=PATH), a "
+                         "folder of torchvision's files, or a file named as torchvision does (repeatable)")
     group.addoption(
         "--smoke-selection",
         choices=("ci", "all"),
@@ -95,8 +97,10 @@ class Bench:
         root = config.getoption("--data-root")  # else the config builder reads $REID_DATA_ROOT
         self.data_root = Path(root) if root else None
         self.runs_dir = Path(config.getoption("--runs-dir")) / self.profile
-        pretrained = config.getoption("--pretrained")
-        self.extra_overrides = (f"model.pretrained={pretrained!r}",) if pretrained else ()
+        try:
+            self.pretrained = pretrained_files(config.getoption("--pretrained"))
+        except ConfigError as err:
+            raise pytest.UsageError(str(err)) from None
         # pytest_configure refused a paper profile or --gpu without CUDA.
         self.device = "cuda" if self.gpu or self.profile == "paper" else "cpu"
 
@@ -109,7 +113,7 @@ class Bench:
             runs_dir=self.runs_dir,
             device=self.device,
             data_root=self.data_root,
-            extra_overrides=self.extra_overrides,
+            pretrained=self.pretrained,
         )
         if result.outcome == "skipped":
             pytest.skip(result.reason)

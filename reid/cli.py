@@ -43,6 +43,7 @@ from reid.engine.run_config import (
     build_run_config,
     dataset_class_path,
     evaluation_run_config,
+    pretrained_files,
     probe_data_folders,
     require_data_root,
     resolve_device,
@@ -416,10 +417,10 @@ def _reproduce(args: argparse.Namespace) -> int:
     device = resolve_device(args.device, profile=args.profile)
     data_root = Path(args.data_root) if args.data_root else None
     runs_dir = Path(args.runs) / args.profile
-    extra = (f"model.pretrained={args.pretrained!r}",) if args.pretrained else ()
+    weights = pretrained_files(args.pretrained)
     echo = (lambda line: None) if args.quiet else print
     results = run_tables(golden, select_papers(args.paper), profile=args.profile, runs_dir=runs_dir, device=str(device),
-                         data_root=data_root, tables=args.table, extra_overrides=extra, echo=echo)
+                         data_root=data_root, tables=args.table, pretrained=weights, echo=echo)
     written = _render(golden, args.profile, runs_dir, Path(args.report))
     counts = {o: sum(r.outcome == o for r in results) for o in ("passed", "failed", "skipped", "error")}
     print(", ".join(f"{n} {o}" for o, n in counts.items()) + f"; report: {written[0]}")
@@ -621,7 +622,10 @@ def build_parser(help_method: str | None = None) -> argparse.ArgumentParser:
     reproduce.add_argument("--device", help="cpu, cuda or cuda:N (default: cuda if available, else cpu)")
     reproduce.add_argument("--data-root", metavar="DIR",
                            help=f"folder of the real data sets (default ${DATA_ROOT_ENV})")
-    reproduce.add_argument("--pretrained", metavar="PATH", help="ImageNet weights file for paper-profile runs")
+    reproduce.add_argument("--pretrained", action="append", default=[], metavar="[ARCH=]PATH",
+                           help="ImageNet weights for paper-profile runs, one per architecture: ARCH=PATH "
+                                "(resnet50=PATH), a folder of torchvision's files, or a file named as torchvision "
+                                "does (repeatable)")
     _add_bench_folders(reproduce, report=True)
     reproduce.add_argument("--quiet", action="store_true", help="print only the summary line")
     reproduce.set_defaults(command_parser=reproduce, handler=_reproduce, takes_overrides=False)

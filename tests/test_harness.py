@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from reid.config import fingerprint
+from reid.engine.run_config import pretrained_files
 from reid.errors import ConfigError
 from reid.golden import load_golden
 from reid.harness.cases import REGDB_TRIAL, Case, plan, slugify, table_cases
@@ -68,13 +69,15 @@ def test_the_same_row_in_two_tables_trains_once(golden):
 
 
 def test_paper_plan_uses_the_real_data_and_each_settings_protocol(golden, tmp_path):
+    weights = tmp_path / "resnet50-0676ba61.pth"
+    weights.write_bytes(b"")
     (training,) = plan(_case(golden, "mscmnet", 2, "caj"), golden, "paper", data_root=tmp_path,
-                       extra_overrides=("model.pretrained='/weights/r50.pth'",))
+                       pretrained=pretrained_files([str(tmp_path)]))
     config = training.config
     assert config.profile == "paper" and config.model.arch == "resnet50"
     assert config.data.dataset == "regdb" and config.data.root == str(tmp_path / "regdb")
     assert dict(config.data.options) == {"trial": REGDB_TRIAL}
-    assert config.model.pretrained == "/weights/r50.pth"
+    assert config.model.pretrained == str(weights)
     # RegDB's own options replace the method's SYSU ones (those made RegDB rows fail at their last evaluation)
     assert _options(config) == {"direction": "visible_to_thermal"}
     assert training.evaluations[1].settings == ("regdb_t2v",)

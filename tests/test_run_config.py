@@ -12,6 +12,7 @@ from reid.engine.run_config import (
     DATA_ROOT_ENV,
     build_run_config,
     check_run_config,
+    pretrained_files,
     resolve_data_root,
     resolve_device,
     switch_protocol,
@@ -119,3 +120,19 @@ def test_the_paper_profile_needs_cuda_and_says_what_to_run_instead():
     with pytest.raises(ConfigError, match="needs a CUDA device"):
         resolve_device("cpu", profile="paper")
     assert resolve_device("cpu", profile="smoke").type == "cpu"
+
+
+def test_each_architecture_gets_its_own_weights_file(tmp_path, golden):
+    resnet, densenet = tmp_path / "resnet50-0676ba61.pth", tmp_path / "densenet121-a639ec97.pth"
+    for path in (resnet, densenet):
+        path.write_bytes(b"")
+    from_folder = pretrained_files([str(tmp_path)])
+    assert from_folder == {"resnet50": str(resnet), "densenet121": str(densenet)}
+    assert pretrained_files([f"resnet50={resnet}", str(densenet)]) == from_folder
+    case = next(c for c in table_cases(golden, "xiv", 4) if c.id == "DenseNet-121/Baseline")
+    (training,) = plan(case, golden, "paper", data_root=tmp_path, pretrained=from_folder, environ={})
+    assert training.config.model.arch == "densenet121" and training.config.model.pretrained == str(densenet)
+    for bad, message in ((["vgg16=x.pth"], "unknown architecture 'vgg16'"), ([str(tmp_path / "weights.pth")],
+                         "say which architecture"), ([f"resnet50={tmp_path / 'none.pth'}"], "none at")):
+        with pytest.raises(ConfigError, match=message):
+            pretrained_files(bad)

@@ -31,6 +31,8 @@ from typing import Protocol
 import torch
 from PIL import Image
 
+from reid.backbones import SUPPORTED_ARCHS
+from reid.backbones.densenet import SUPPORTED_DENSENETS
 from reid.config import RunConfig, apply_overrides
 from reid.data.datasets import DATASETS, SYNTHETIC, build_dataset
 from reid.data.pipeline import SAMPLERS
@@ -59,6 +61,9 @@ DATASET_PROTOCOLS: Mapping[str, str] = {
 EVAL_SECTIONS = ("data", "eval")
 """Config sections an evaluation may change; everything else is fixed by the checkpoint."""
 
+WEIGHT_ARCHS: tuple[str, ...] = (*SUPPORTED_ARCHS, *SUPPORTED_DENSENETS)
+"""Architectures an ImageNet weights file can be given for."""
+
 CUDA_PROFILES = ("paper",)
 """Profiles that train at the papers' sizes and need a CUDA device."""
 
@@ -82,7 +87,7 @@ def build_run_config(
     data_parent: str | Path | None = None,
     data_options: Mapping[str, object] | None = None,
     seed: int | None = None,
-    pretrained: str | Path | None = None,
+    pretrained: str | Path | Mapping[str, str | Path] | None = None,
     overrides: Sequence[str] = (),
     environ: Mapping[str, str] | None = None,
 ) -> RunConfig:
@@ -100,7 +105,9 @@ def build_run_config(
             ``$REID_DATA_ROOT``.
         data_options: the data set's options (``{"trial": 3}`` for RegDB), replacing the profile's.
         seed: the run's seed (default: the profile's).
-        pretrained: a local file of ImageNet weights for the backbone.
+        pretrained: a local file of ImageNet weights for the backbone, or one file per architecture
+            (:func:`pretrained_files`), the one of the config's architecture chosen after the overrides (a golden
+            row may change it: XIV Table 4's DenseNet-121 rows).
         overrides: ``key=value`` items applied last (the golden row's overrides, the user's).
         environ: the environment ``$REID_DATA_ROOT`` is read from (default ``os.environ``).
 
@@ -128,17 +135,72 @@ def build_run_config(
         if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
             raise ConfigError(f"--seed {seed!r}: expected a non-negative integer")
         config = dataclasses.replace(config, seed=seed)
-    if pretrained is not None:
-        path = Path(pretrained)
-        if not path.is_file():
-            raise ConfigError(
-                f"--pretrained {path}: expected an existing file of ImageNet weights "
-                "(a torchvision state_dict saved with torch.save)"
-            )
-        config = dataclasses.replace(config, model=dataclasses.replace(config.model, pretrained=os.path.abspath(path)))
+    if pretrained is not None and not isinstance(pretrained, Mapping):
+        config = _with_weights(config, pretrained)
     config = apply_overrides(config, overrides)
+    if isinstance(pretrained, Mapping) and config.model.arch in pretrained:
+        config = _with_weights(config, pretrained[config.model.arch])
     check_run_config(config)
     return config
+
+
+def _with_weights(config: RunConfig, path: str | Path) -> RunConfig:
+    """``config`` starting from the ImageNet weights file ``path`` (absolute).
+
+    Raises:
+        ConfigError: no such file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(
+            f"--pretrained {path}: expected an existing file of ImageNet weights "
+            "(a torchvision state_dict saved with torch.save)"
+        )
+    return dataclasses.replace(config, model=dataclasses.replace(config.model, pretrained=os.path.abspath(path)))
+
+
+def pretrained_files(values: Sequence[str]) -> dict[str, str]:
+    """One ImageNet weights file per architecture from ``--pretrained`` values: ``ARCH=PATH``; a folder holding
+    torchvision's file names (``resnet50-0676ba61.pth``, ``densenet121-a639ec97.pth``: every architecture found
+    there); or a file named that way (its architecture read from the name).
+
+    Raises:
+        ConfigError: an unknown architecture, a missing file or folder, a file whose name says no architecture,
+            or two files for one architecture.
+    """
+    files: dict[str, str] = {}
+
+    def add(arch: str, path: Path, given: str) -> None:
+        if arch not in WEIGHT_ARCHS:
+            raise ConfigError(f"--pretrained {given}: unknown architecture {arch!r}; expected one of "
+                              f"{', '.join(WEIGHT_ARCHS)}")
+        if not path.is_file():
+            raise ConfigError(f"--pretrained {given}: expected an existing file of ImageNet weights, none at {path}")
+        if arch in files and files[arch] != os.path.abspath(path):
+            raise ConfigError(f"--pretrained {given}: a second file for {arch} (first: {files[arch]})")
+        files[arch] = os.path.abspath(path)
+
+    for given in values:
+        arch, sep, rest = given.partition("=")
+        if sep:
+            add(arch, Path(rest), given)
+            continue
+        path = Path(given)
+        if path.is_dir():
+            found = [(a, f) for f in sorted(path.iterdir()) for a in WEIGHT_ARCHS
+                     if f.name == f"{a}.pth" or f.name.startswith(f"{a}-") and f.suffix == ".pth"]
+            if not found:
+                raise ConfigError(f"--pretrained {given}: the folder holds no file named as torchvision's "
+                                  f"(<arch>-<hash>.pth, arch one of {', '.join(WEIGHT_ARCHS)})")
+            for a, f in found:
+                add(a, f, given)
+            continue
+        named = [a for a in WEIGHT_ARCHS if path.name == f"{a}.pth" or path.name.startswith(f"{a}-")]
+        if not named:
+            raise ConfigError(f"--pretrained {given}: say which architecture the file is for, as ARCH=PATH "
+                              f"(resnet50=PATH), or name it as torchvision does (resnet50-<hash>.pth)")
+        add(named[0], path, given)
+    return files
 
 
 def evaluation_run_config(

@@ -131,6 +131,7 @@ def plan(
     *,
     data_root: Path | None = None,
     extra_overrides: Sequence[str] = (),
+    pretrained: Mapping[str, str] | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> list[Training]:
     """The trainings and evaluations that produce every runnable value of ``case``'s row.
@@ -144,7 +145,9 @@ def plan(
         profile: ``"smoke"`` or ``"paper"``.
         data_root: the folder holding the real data sets as ``<name>/`` (paper profile; default
             ``$REID_DATA_ROOT``).
-        extra_overrides: the user's overrides, applied after the row's to every config (``model.pretrained=...``).
+        extra_overrides: the user's overrides, applied after the row's to every config.
+        pretrained: ImageNet weights file per architecture (:func:`~reid.engine.run_config.pretrained_files`); each
+            config takes its own architecture's.
         environ: where ``$REID_DATA_ROOT`` is read (default ``os.environ``).
 
     Returns:
@@ -155,7 +158,7 @@ def plan(
 
     def build(**where: Any) -> RunConfig:
         return build_run_config(row.method, profile, data_parent=data_root, overrides=overrides, environ=environ,
-                                **where)
+                                pretrained=pretrained, **where)
 
     own_dataset = build_config(row.method, profile).data.dataset
     groups: dict[str, list[tuple[str, RunConfig]]] = {}

@@ -70,6 +70,7 @@ def reproduce_case(
     device: str = "cpu",
     data_root: Path | None = None,
     extra_overrides: Sequence[str] = (),
+    pretrained: Mapping[str, str] | None = None,
     progress: bool = False,
     rank1_factor: float = SANITY_RANK1_FACTOR,
     map_factor: float = SANITY_MAP_FACTOR,
@@ -93,7 +94,7 @@ def reproduce_case(
     path = result_path(runs_dir, case.table.paper, case.table.table, case.slug)
     reason = case.skip_reason()
     trainings = [] if reason is not None else plan(case, golden, profile, data_root=data_root,
-                                                    extra_overrides=extra_overrides)
+                                                    extra_overrides=extra_overrides, pretrained=pretrained)
     reason = reason or missing_data(trainings)
     if reason is not None:
         result = CaseResult(**base, outcome="skipped", reason=reason, expected_source=None)

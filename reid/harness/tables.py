@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from reid.golden import Golden
@@ -22,6 +22,7 @@ def run_tables(
     data_root: Path | None = None,
     tables: Sequence[int] | None = None,
     extra_overrides: Sequence[str] = (),
+    pretrained: Mapping[str, str] | None = None,
     echo: Callable[[str], None] = print,
 ) -> list[CaseResult]:
     """Every case of ``papers`` (or of their ``tables``), in printed order; a case whose runs raise is
@@ -40,7 +41,8 @@ def run_tables(
     # tenth table fails now.
     for case in cases:
         if case.skip_reason() is None:
-            trainings = plan(case, golden, profile, data_root=data_root, extra_overrides=extra_overrides)
+            trainings = plan(case, golden, profile, data_root=data_root, extra_overrides=extra_overrides,
+                             pretrained=pretrained)
             if missing_data(trainings) is None:
                 preflight_trainings(trainings)
     results = []
@@ -48,7 +50,7 @@ def run_tables(
         key = case.table.key
         try:
             result = reproduce_case(case, golden, profile=profile, runs_dir=runs_dir, device=device,
-                                    data_root=data_root, extra_overrides=extra_overrides)
+                                    data_root=data_root, extra_overrides=extra_overrides, pretrained=pretrained)
         except Exception as err:  # the case's result file says "error"; the table goes on
             echo(f"{key} {case.id}: error: {type(err).__name__}: {err}")
             continue
