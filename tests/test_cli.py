@@ -339,3 +339,9 @@ def test_a_run_that_would_fail_later_fails_before_its_first_step_and_leaves_noth
     assert code == 2 and "layer4.1.bn2.weight" in stderr and not out.exists()
     code, _, stderr = call(["train", "agw", *TINY, "eval.protocol='regdb'", "--out", out, "--quiet"])
     assert code == 2 and "protocol 'regdb' takes no option" in stderr and not out.exists()
+    code, _, stderr = call(["train", "agw", *TINY, "eval.feature='fc'", "--out", out, "--quiet"])
+    assert code == 2 and "eval.feature='fc' is not a feature of agw" in stderr and not out.exists()
+    blocked = tmp_path / "a-file"
+    blocked.write_text("")
+    code, _, stderr = call(["train", "agw", *TINY, "--out", blocked / "runs", "--quiet"])
+    assert code == 2 and "is a file, not a folder" in stderr

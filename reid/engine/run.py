@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -115,6 +116,7 @@ def run(
     if cached is not None:
         return cached
     preflight(config)
+    check_out_dir(run_parent(Path(out_dir), control))
     with distributed_world(device) as world:
         options = {"resume": resume, "progress": progress, "deterministic": deterministic,
                    "sync_batchnorm": sync_batchnorm}
@@ -136,6 +138,9 @@ def preflight(config: RunConfig, evaluations: Sequence[RunConfig] = ()) -> None:
     check_run_config(config)
     require_data_root(config)
     cls = method_class(config.method)
+    if cls.evaluates and config.eval.feature not in cls.feature_names:
+        raise ConfigError(f"eval.feature={config.eval.feature!r} is not a feature of {cls.name}; expected one of "
+                          f"{', '.join(cls.feature_names)}")
     stage = cls.pretraining(config)
     if stage is not None:
         preflight(stage)
@@ -150,6 +155,21 @@ def preflight(config: RunConfig, evaluations: Sequence[RunConfig] = ()) -> None:
     if config.model.pretrained is not None:
         # The backbone loads the file with strict keys and shapes; one class is enough to build the network.
         build_method(config, 1)
+
+
+def check_out_dir(out_dir: Path) -> None:
+    """Refuse a runs folder that cannot be written, before anything is (the folder itself is made later).
+
+    Raises:
+        ConfigError: ``out_dir`` or a parent is a file, or the nearest existing folder is not writable.
+    """
+    existing = out_dir
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ConfigError(f"runs folder {out_dir}: {existing} is a file, not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ConfigError(f"runs folder {out_dir}: {existing} is not writable")
 
 
 def completed_record(config: RunConfig, out_dir: Path) -> RunRecord | None:
