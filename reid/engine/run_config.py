@@ -12,10 +12,13 @@ decided once, here:
   ``<parent>/<name>`` with the parent given or ``$REID_DATA_ROOT``);
 * the device and the "paper profile needs CUDA" rule (:func:`resolve_device`);
 * the torch thread count (:func:`set_threads`);
-* whether the options the config names exist (:func:`check_run_config`): data set options, protocol options,
-  and the engine's own.
+* which ImageNet file each architecture starts from (:func:`pretrained_files`);
+* whether the options the config names exist and what its method declares is served
+  (:func:`check_run_config`): data set, protocol, method and engine options; input kind, sampler, schedule and
+  entry resize (:func:`check_method_declarations`).
 
-Whether a completed run of a config is cached is :func:`reid.engine.run.completed_record`.
+Whether a completed run of a config is cached is :func:`reid.engine.run.completed_record`; what a run reads is
+checked before its first step by :func:`reid.engine.run.preflight`.
 """
 
 from __future__ import annotations
