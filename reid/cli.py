@@ -450,7 +450,7 @@ def _record_smoke(args: argparse.Namespace) -> int:
 
 def _plan(args: argparse.Namespace) -> int:
     from reid.golden import load_golden, select_papers
-    from reid.harness.plan import check_config, format_hours, plan_tables, price
+    from reid.harness.plan import check_all, format_hours, plan_tables, price, table_hours
 
     if not args.tflops > 0:
         raise ConfigError(f"--tflops {args.tflops}: expected a positive sustained throughput in TFLOP/s")
@@ -467,13 +467,9 @@ def _plan(args: argparse.Namespace) -> int:
               f"{planned.epochs:>4} ep x {planned.images_per_epoch:>6} img x {planned.flops_per_image / 1e9:6.1f} "
               f"GFLOP = {planned.flops / 1e15:8.1f} PFLOP, {format_hours(planned.hours(tflops)):>9}  [{used}]")
     print("per table (each distinct training counted once per table):")
-    seen: set[str] = set()
-    papers: dict[str, float] = {}
-    for (paper, number), keys in per_table.items():
-        hours = sum(trainings[k].hours(tflops) for k in keys)
-        papers[paper] = papers.get(paper, 0.0) + sum(trainings[k].hours(tflops) for k in keys if k not in seen)
-        seen.update(keys)
-        print(f"  {paper:<8} Table {number:<3} {len(keys):>3} trainings {format_hours(hours):>10}")
+    tables, papers = table_hours(per_table, trainings, tflops)
+    for paper, number, count, hours in tables:
+        print(f"  {paper:<8} Table {number:<3} {count:>3} trainings {format_hours(hours):>10}")
     for paper, hours in papers.items():
         print(f"  {paper:<8} all its tables, a training shared with an earlier table counted there: "
               f"{format_hours(hours)}")
@@ -482,15 +478,11 @@ def _plan(args: argparse.Namespace) -> int:
           f"{REGDB_TRIAL} of the 10 the papers average")
     if not args.check:
         return 0
-    failed = 0
-    for key, planned in trainings.items():
-        try:
-            check_config(planned.config)
-            print(f"check {key} {planned.config.method}: ok")
-        except Exception as err:  # every config is checked; each failure is printed
-            failed += 1
-            print(f"check {key} {planned.config.method}: FAILED: {type(err).__name__}: {err}")
-    print(f"checked {len(trainings)} configs at full size on CPU: {len(trainings) - failed} ok, {failed} failed")
+    results = check_all(trainings)
+    for key, error in results.items():
+        print(f"check {key} {trainings[key].config.method}: {'ok' if error is None else 'FAILED: ' + error}")
+    failed = sum(error is not None for error in results.values())
+    print(f"checked {len(results)} configs at full size on CPU: {len(results) - failed} ok, {failed} failed")
     return 1 if failed else 0
 
 

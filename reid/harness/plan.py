@@ -208,6 +208,31 @@ def price(
         planned.images_per_epoch = pairs_per_epoch(config) * views
 
 
+def table_hours(
+    per_table: dict[tuple[str, int], list[str]], trainings: dict[str, PlannedTraining], tflops: float
+) -> tuple[list[tuple[str, int, int, float]], dict[str, float]]:
+    """``([(paper, table, trainings, hours)], {paper: hours})``: a table counts every training it needs; a paper
+    counts a training shared with an earlier table of the plan once, where it first appears."""
+    tables, papers, seen = [], {}, set()
+    for (paper, number), keys in per_table.items():
+        tables.append((paper, number, len(keys), sum(trainings[k].hours(tflops) for k in keys)))
+        papers[paper] = papers.get(paper, 0.0) + sum(trainings[k].hours(tflops) for k in keys if k not in seen)
+        seen.update(keys)
+    return tables, papers
+
+
+def check_all(trainings: dict[str, PlannedTraining]) -> dict[str, str | None]:
+    """:func:`check_config` for every training: fingerprint -> ``None`` (ok) or the error, each config checked."""
+    results: dict[str, str | None] = {}
+    for key, planned in trainings.items():
+        try:
+            check_config(planned.config)
+            results[key] = None
+        except Exception as err:  # every config is checked; each failure is reported with its type
+            results[key] = f"{type(err).__name__}: {err}"
+    return results
+
+
 def format_hours(hours: float) -> str:
     """``0.42 h`` / ``12.3 h`` / ``1,234 h``."""
     if not math.isfinite(hours):
