@@ -482,7 +482,8 @@ def _plan(args: argparse.Namespace) -> int:
     for key, error in results.items():
         print(f"check {key} {trainings[key].config.method}: {'ok' if error is None else 'FAILED: ' + error}")
     failed = sum(error is not None for error in results.values())
-    print(f"checked {len(results)} configs at full size on CPU: {len(results) - failed} ok, {failed} failed")
+    print(f"checked {len(results)} configs at the {args.profile} profile's size on CPU: {len(results) - failed} ok, "
+          f"{failed} failed")
     return 1 if failed else 0
 
 

@@ -77,5 +77,5 @@ def test_the_plan_command_prints_each_training_its_price_and_its_check(capsys):
     out = capsys.readouterr().out
     assert out.startswith("1 distinct trainings, profile smoke; estimated at 50 TFLOP/s")
     assert "[xiv Table 1 / Our method]" in out and "xiv      Table 1     1 trainings" in out
-    assert out.rstrip().endswith("checked 1 configs at full size on CPU: 1 ok, 0 failed")
+    assert out.rstrip().endswith("checked 1 configs at the smoke profile's size on CPU: 1 ok, 0 failed")
     assert main(["plan", "xiv", "--tflops", "0"]) == 2
