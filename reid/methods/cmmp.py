@@ -32,7 +32,7 @@ import torch
 from PIL import Image
 from torch import nn
 
-from reid.backbones import MultiStemResNet, ReIDNet
+from reid.backbones import ReIDNet
 from reid.checks import check_positive_integer
 from reid.config import EvalConfig, RunConfig
 from reid.data.sample import Modality
@@ -47,7 +47,7 @@ from reid.losses.reconstruction import AREAS, masked_l1
 from reid.methods.base import ReIDMethod, StepOutput, TrainBatch, ViewSpec
 from reid.methods.caj import CAJ, CAJ_VIEW_STEMS, caj_views
 from reid.methods.registry import register_method
-from reid.methods.two_stream import STEMS, TwoStreamMethod
+from reid.methods.two_stream import STEMS, TwoStreamMethod, two_stream_backbone
 
 IMAGES: tuple[str, ...] = ("visible", "generated", "infrared")
 """The three images of a pre-training pair, in the order they are encoded."""
@@ -168,15 +168,8 @@ class CMMPPretrainer(ReIDMethod):
         self.area = area
         # The encoder: CAJL's network without its head (the fine-tuning network loads net.backbone).
         self.net = ReIDNet(
-            MultiStemResNet(
-                arch,
-                num_stems=len(STEMS),
-                last_stride=last_stride,
-                non_local=non_local,
-                non_local_embedding=non_local_embedding,
-                pretrained=pretrained,
-                generator=generator,
-            ),
+            two_stream_backbone(arch=arch, last_stride=last_stride, non_local=non_local,
+                                non_local_embedding=non_local_embedding, pretrained=pretrained, generator=generator),
             GlobalAveragePooling(),
         )
         self.mask_token = MaskToken(patch_size)

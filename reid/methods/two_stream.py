@@ -30,6 +30,27 @@ STEMS: Mapping[Modality, int] = {Modality.VISIBLE: 0, Modality.INFRARED: 1}
 """Stem of each modality (AGW model.py: visible_module, thermal_module)."""
 
 
+def two_stream_backbone(
+    *,
+    arch: str,
+    last_stride: int,
+    non_local: bool,
+    non_local_embedding: str,
+    pretrained: str | None,
+    generator: torch.Generator,
+) -> MultiStemResNet:
+    """AGW's body with a visible and a thermal stem (:data:`STEMS`): the encoder CMMP pre-trains too."""
+    return MultiStemResNet(
+        arch,
+        num_stems=len(STEMS),
+        last_stride=last_stride,
+        non_local=non_local,
+        non_local_embedding=non_local_embedding,
+        pretrained=pretrained,
+        generator=generator,
+    )
+
+
 def two_stream_net(
     *,
     num_classes: int,
@@ -43,15 +64,8 @@ def two_stream_net(
 ) -> ReIDNet:
     """AGW's network: two stems and the shared (non-local) ResNet body, GeM, BNNeck; weights drawn from ``generator``
     in that order."""
-    backbone = MultiStemResNet(
-        arch,
-        num_stems=len(STEMS),
-        last_stride=last_stride,
-        non_local=non_local,
-        non_local_embedding=non_local_embedding,
-        pretrained=pretrained,
-        generator=generator,
-    )
+    backbone = two_stream_backbone(arch=arch, last_stride=last_stride, non_local=non_local,
+                                   non_local_embedding=non_local_embedding, pretrained=pretrained, generator=generator)
     pool = GeneralizedMeanPooling(p=gem_p)
     return ReIDNet(backbone, pool, BNNeck(backbone.out_channels, num_classes, generator=generator))
 
