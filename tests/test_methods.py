@@ -150,3 +150,14 @@ def test_undeclared_needs_fail_when_the_config_is_built(monkeypatch) -> None:
     monkeypatch.setattr(method_class("agw"), "schedule", "cosine")
     with pytest.raises(ConfigError, match="schedule='cosine': the engine offers warmup_multistep"):
         check_method_declarations(config)
+
+
+def test_train_help_lists_the_methods_options_with_smoke_default_and_paper_value(capsys) -> None:
+    from reid.cli import main
+
+    assert main(["train", "cmmp", "--help"]) == 0
+    out = capsys.readouterr().out
+    assert "options of cmmp (override as method_options.KEY=VALUE):" in out
+    assert any(line.split() == ["pretrain_epoch_scale", "0.01", "1.0"] for line in out.splitlines())
+    assert main(["train", "agw", "--help"]) == 0
+    assert "agw has no method options" in capsys.readouterr().out
