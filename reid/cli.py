@@ -487,6 +487,11 @@ def _plan(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _add_paper_selection(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("paper", metavar="PAPER", help="cmmp, ffdml, xiv, mscmnet, cmft or all")
+    parser.add_argument("--table", type=int, action="append", help="only this table number (repeatable)")
+
+
 def _add_bench_folders(parser: argparse.ArgumentParser, *, report: bool) -> None:
     parser.add_argument("--runs", default=str(DEFAULT_BENCH_RUNS), metavar="DIR",
                         help="runs folder (default runs/benchmarks; each profile in DIR/<profile>)")
@@ -608,10 +613,9 @@ def build_parser(help_method: str | None = None) -> argparse.ArgumentParser:
         description="Run every row of PAPER's tables (or --table N) under a profile, then render reports/.",
         allow_abbrev=False,
     )
-    reproduce.add_argument("paper", metavar="PAPER", help="cmmp, ffdml, xiv, mscmnet, cmft or all")
+    _add_paper_selection(reproduce)
     reproduce.add_argument("--profile", default="smoke", choices=PROFILES,
                            help="smoke (default: synthetic data on CPU) or paper (real data, CUDA)")
-    reproduce.add_argument("--table", type=int, action="append", help="only this table number (repeatable)")
     reproduce.add_argument("--device", help="cpu, cuda or cuda:N (default: cuda if available, else cpu)")
     reproduce.add_argument("--data-root", metavar="DIR",
                            help=f"folder of the real data sets (default ${DATA_ROOT_ENV})")
@@ -639,8 +643,7 @@ def build_parser(help_method: str | None = None) -> argparse.ArgumentParser:
         description="What reproducing PAPER's tables will train and what it costs, before it runs.",
         allow_abbrev=False,
     )
-    planning.add_argument("paper", metavar="PAPER", help="cmmp, ffdml, xiv, mscmnet, cmft or all")
-    planning.add_argument("--table", type=int, action="append", help="only this table number (repeatable)")
+    _add_paper_selection(planning)
     planning.add_argument("--profile", default="paper", choices=PROFILES, help="paper (default) or smoke")
     planning.add_argument("--tflops", type=float, default=DEFAULT_TFLOPS,
                           help=f"sustained training throughput in TFLOP/s (default {DEFAULT_TFLOPS:g}, an assumption)")
@@ -655,8 +658,7 @@ def build_parser(help_method: str | None = None) -> argparse.ArgumentParser:
         description="Run every runnable row of PAPER's tables under the smoke profile and write golden/smoke/.",
         allow_abbrev=False,
     )
-    record.add_argument("paper", metavar="PAPER", help="cmmp, ffdml, xiv, mscmnet, cmft or all")
-    record.add_argument("--table", type=int, action="append", help="only this table number (repeatable)")
+    _add_paper_selection(record)
     record.add_argument("--ci", action="store_true",
                         help="only the rows of the CI selection, kept beside the tables' other recorded rows")
     _add_bench_folders(record, report=False)

@@ -15,6 +15,7 @@ import dataclasses
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
@@ -105,13 +106,19 @@ def random_batch(config: RunConfig, method, generator: torch.Generator) -> Train
     return TrainBatch(views=stacked, labels=labels)
 
 
+def probe(config: RunConfig, generator: torch.Generator) -> tuple[Any, TrainBatch]:
+    """``config``'s method at full size (no ImageNet file, the data set's identity count), in training mode, and a
+    random batch through its views (:func:`random_batch`): what a plan measures and a check steps."""
+    method = build_method(without_pretrained(config), train_counts(config)[0])
+    method.train()
+    return method, random_batch(config, method, generator)
+
+
 def measure_training(config: RunConfig) -> tuple[int, float]:
     """(images per pair through the network, training FLOPs per such image) of ``config``: one training step
     (forward and backward) on a random batch at the config's resolution, the network at full size on CPU, counted
     by ``torch.utils.flop_counter``. A view that is not a 3-channel image (CMMP's mask) is not an image."""
-    method = build_method(without_pretrained(config), train_counts(config)[0])
-    method.train()
-    batch = random_batch(config, method, torch.Generator().manual_seed(0))
+    method, batch = probe(config, torch.Generator().manual_seed(0))
     counter = FlopCounterMode(display=False)
     with counter:
         method.training_step(batch).loss.backward()
@@ -131,10 +138,9 @@ def check_config(config: RunConfig) -> None:
     Raises:
         whatever building or stepping raises.
     """
-    method = build_method(without_pretrained(config), train_counts(config)[0])
-    method.train()
     generator = torch.Generator().manual_seed(0)
-    output = method.training_step(random_batch(config, method, generator))
+    method, batch = probe(config, generator)
+    output = method.training_step(batch)
     if not torch.isfinite(output.loss):
         raise FloatingPointError(f"the training step's loss is {output.loss.item()}")
     output.loss.backward()
