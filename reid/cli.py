@@ -443,7 +443,8 @@ def _record_smoke(args: argparse.Namespace) -> int:
     # One thread by default: a recording is then bitwise repeatable on the machine that made it.
     set_threads(args.threads)
     papers = select_papers(args.paper)
-    for key, path in record_smoke(golden, papers, Path(args.runs) / "smoke", tables=args.table, ci_only=args.ci):
+    for key, path in record_smoke(golden, papers, Path(args.runs) / "smoke", tables=args.table, ci_only=args.ci,
+                                  recorded_only=args.recorded):
         print(f"recorded {path}" if path else f"{key}: no runnable row, nothing recorded")
     return 0
 
@@ -661,6 +662,8 @@ def build_parser(help_method: str | None = None) -> argparse.ArgumentParser:
     _add_paper_selection(record)
     record.add_argument("--ci", action="store_true",
                         help="only the rows of the CI selection, kept beside the tables' other recorded rows")
+    record.add_argument("--recorded", action="store_true",
+                        help="only the rows the tables' recordings already have (re-record after a change)")
     _add_bench_folders(record, report=False)
     record.add_argument("--threads", type=int, default=SMOKE_THREADS,
                         help=f"torch threads (default {SMOKE_THREADS}; cases run with any thread count)")

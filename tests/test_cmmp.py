@@ -244,13 +244,17 @@ def test_paper_configs_carry_the_stated_hyperparameters():
     assert stated == (16, 0.8, "vg", "mask", 400)
     assert rest == {"alpha": 1.0, "gamma": 1.0, "square": 1}
     assert (config.data.height, config.data.width) == (288, 144)
-    assert config.data.num_ids_per_batch * config.data.num_per_id == 4  # 4 visible + 4 infrared
+    # "batch size 8, ... 4 visible images and 4 infrared images": CAJ's --batch-size 8 --num_pos 4, the CAJL row's.
+    assert (config.data.num_ids_per_batch, config.data.num_per_id) == (8, 4)
+    assert config.data == build_config("caj", "paper").data
     assert config.model.arch == "resnet50" and config.model.non_local
     assert (config.optim.optimizer, config.optim.lr, config.optim.milestones, config.optim.epochs) == (
         "sgd", 0.1, (20, 50), 100)
     pre = CMMP.pretraining(config)
     assert pre.method == "cmmp_pretrain" and pre.optim.epochs == 400 and pre.optim.milestones == (20, 50)
-    assert pre.data.num_ids_per_batch * pre.data.num_per_id * 2 == 128
+    # "batch size 128, evenly distributed across 4 GPUs": CAJ's 8 x 4 pairs on each of 4 GPUs.
+    assert (pre.data.num_ids_per_batch, pre.data.num_per_id) == (32, 4)
+    assert pre.data.num_ids_per_batch * pre.data.num_per_id == 128
     assert CMMPPretrainer.paper_config() == pre
 
 
@@ -325,7 +329,8 @@ def test_engine_runs_the_pretraining_first_and_records_it(tmp_path):
     assert record.final_evaluation is not None
     # The fine-tuning network started from the pre-trained encoder: re-building it and loading gives its weights.
     pre_state = load_checkpoint(tmp_path / pre.fingerprint / LAST)["model"]
-    fine = create_method("cmmp", num_classes=6, arch="resnet18", generator=torch.Generator().manual_seed(9))
+    fine = create_method("cmmp", num_classes=6, arch="resnet18", non_local_embedding="agw_one",
+                         generator=torch.Generator().manual_seed(9))
     fine.load_pretraining(pre_state)
     assert torch.equal(fine.net.backbone.stems[1].conv1.weight, pre_state["net.backbone.stems.1.conv1.weight"])
     # Both runs are cached: a second call trains nothing and returns the same record.

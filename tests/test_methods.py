@@ -102,7 +102,9 @@ def test_caj_routes_both_visible_views_through_the_visible_stem() -> None:
     method.training_step(batch)
     for hook in hooks:
         hook.remove()
-    assert seen == [(0, 6), (0, 6), (1, 6)]
+    # train_ext.py: visible_module(cat(rgb, rgb_exchanged)), then thermal_module(ir): the visible stem runs once
+    # on both visible views, so its BatchNorm sees one batch of 12.
+    assert seen == [(0, 12), (1, 6)]
 
 
 def test_paper_configs_hold_the_reference_hyperparameters() -> None:
@@ -113,6 +115,8 @@ def test_paper_configs_hold_the_reference_hyperparameters() -> None:
         assert (config.optim.lr, config.optim.backbone_lr, config.optim.weight_decay) == (0.1, 0.01, 5e-4)
         assert (config.optim.warmup_epochs, config.optim.milestones, config.optim.gamma) == (10, (20, 50), 0.1)
         assert config.model.arch == "resnet50" and config.model.last_stride == 1 and config.model.non_local
+        # model.py Non_local: inter_channels = reduc_ratio // reduc_ratio, one channel.
+        assert config.model.non_local_embedding == "agw_one"
         assert config.eval.feature == "bn" and config.eval.selection == "last"
     assert (agw.optim.epochs, caj.optim.epochs) == (81, 100)
     assert dict(caj.method_options) == {"alpha": 1.0, "gamma": 1.0, "square": 1} and caj.eval.flip

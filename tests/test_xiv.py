@@ -162,9 +162,22 @@ def test_eq2_is_the_sum_of_the_two_distance_matrices():
     q, v, x = torch.randn(5, 8, generator=g), torch.randn(7, 8, generator=g), torch.randn(7, 8, generator=g)
     assert torch.allclose(eq2_distance(q, v, x), euclidean(q, v) + euclidean(q, x))
     assert torch.allclose(eq2_distance(q, v, None), euclidean(q, v))
-    assert torch.allclose(eq2_distance(q, v, torch.zeros(7, 8)), euclidean(q, v))  # rows without X features
+    # No gallery item has X features: each counts D(I, V) twice, which ranks as D(I, V) alone.
+    assert torch.allclose(eq2_distance(q, v, torch.zeros(7, 8)), 2 * euclidean(q, v))
     manual = torch.cdist(q / q.norm(dim=1, keepdim=True), v / v.norm(dim=1, keepdim=True))
     assert torch.allclose(euclidean(q, v), manual, atol=1e-6)
+
+
+def test_eq2_falls_back_per_gallery_item():
+    """A gallery item without X features (zero row) ranks by 2 D(I, V); the others keep D(I, V) + D(I, X)."""
+    g = torch.Generator().manual_seed(1)
+    q, v, x = torch.randn(5, 8, generator=g), torch.randn(7, 8, generator=g), torch.randn(7, 8, generator=g)
+    x[[1, 4]] = 0.0
+    got = eq2_distance(q, v, x)
+    d_v, d_x = euclidean(q, v), euclidean(q, x)
+    for j in range(7):
+        expected = 2 * d_v[:, j] if j in (1, 4) else d_v[:, j] + d_x[:, j]
+        assert torch.allclose(got[:, j], expected)
 
 
 def test_method_distance_uses_the_gallery_x_features_only_for_eq2():

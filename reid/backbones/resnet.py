@@ -345,6 +345,10 @@ class MultiStemResNet(nn.Module):
     def forward_stems(self, inputs: Sequence[torch.Tensor], indices: Sequence[int] | None = None) -> torch.Tensor:
         """Each input through its stem, concatenated along the batch: AGW's ``cat(stem_v(x_v), stem_t(x_t))``.
 
+        Consecutive inputs routed to the same stem go through it as one batch, as CAJ's train_ext.py runs the
+        visible stem once on ``cat(rgb, rgb_exchanged)``: in training mode the stem's BatchNorm then normalises
+        them with one set of batch statistics (docs/decisions.md, "CAJ's visible stem runs once on both views").
+
         Args:
             inputs: ``[N_i, 3, H, W]`` tensors (same H, W).
             indices: the stem of each input; ``0, 1, ...`` in order when ``None``.
@@ -360,7 +364,13 @@ class MultiStemResNet(nn.Module):
         indices = range(len(inputs)) if indices is None else indices
         if len(indices) != len(inputs):
             raise ConfigError(f"forward_stems: {len(inputs)} inputs but {len(indices)} stem indices")
-        return torch.cat([self.stem(x, i) for x, i in zip(inputs, indices)], dim=0)
+        runs: list[tuple[int, list[torch.Tensor]]] = []
+        for x, i in zip(inputs, indices):
+            if runs and runs[-1][0] == i:
+                runs[-1][1].append(x)
+            else:
+                runs.append((i, [x]))
+        return torch.cat([self.stem(xs[0] if len(xs) == 1 else torch.cat(xs), i) for i, xs in runs], dim=0)
 
     def run_layer(self, name: str, x: torch.Tensor) -> torch.Tensor:
         """One shared stage with its non-local blocks (each follows the block at its index, AGW model.py), then any

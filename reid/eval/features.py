@@ -52,13 +52,18 @@ class _TestImages(Dataset):
 def flip_average(method: Embedder, images: torch.Tensor, modality: Modality) -> dict[str, torch.Tensor]:
     """Features averaged over the images and their horizontal mirrors (CAJ ``testa.py``; protocols.md sec. 5).
 
-    The average is taken before any normalisation, as CAJ averages the raw features and
-    normalises afterwards. Mirroring the normalised tensor equals normalising the mirror
-    (normalisation is per channel).
+    Each feature is L2-normalised before the average, as in testa.py, whose network returns ``l2norm`` features
+    in eval mode (model.py) and which normalises their mean again (the evaluation's distance does that here).
+    Mirroring the normalised image tensor equals normalising the mirror (normalisation is per channel).
     """
     plain = method.extract(images, modality)
     mirrored = method.extract(torch.flip(images, dims=(-1,)), modality)
-    return {name: (plain[name] + mirrored[name]) / 2 for name in plain}
+    return {name: (unit(plain[name]) + unit(mirrored[name])) / 2 for name in plain}
+
+
+def unit(features: torch.Tensor) -> torch.Tensor:
+    """Rows scaled to unit L2 norm (AGW/CAJ model.py ``Normalize``), computed in float32."""
+    return torch.nn.functional.normalize(features.float(), dim=1)
 
 
 @contextlib.contextmanager

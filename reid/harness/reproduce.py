@@ -74,8 +74,10 @@ def reproduce_case(
     progress: bool = False,
     rank1_factor: float = SANITY_RANK1_FACTOR,
     map_factor: float = SANITY_MAP_FACTOR,
+    from_scratch: bool = False,
 ) -> CaseResult:
-    """Run ``case`` under ``profile`` and return (and write) its result.
+    """Run ``case`` under ``profile`` and return (and write) its result; ``from_scratch`` allows paper-profile
+    trainings without ImageNet weights (``--from-scratch``, :func:`reid.engine.run.check_weights`).
 
     ``rank1_factor``, ``map_factor``: the smoke sanity bound, in multiples of random features' rank-1
     and mAP on the same trials (:func:`~reid.harness.compare.sanity_problems`).
@@ -102,7 +104,7 @@ def reproduce_case(
         return result
 
     try:
-        runs = execute(trainings, runs_dir, device=device, progress=progress)
+        runs = execute(trainings, runs_dir, device=device, progress=progress, from_scratch=from_scratch)
     except Exception as err:
         write_result(
             path, CaseResult(**base, outcome="error", reason=f"{type(err).__name__}: {err}", expected_source=None)
@@ -253,9 +255,11 @@ def record_smoke(
     *,
     tables: Collection[int] | None = None,
     ci_only: bool = False,
+    recorded_only: bool = False,
 ) -> list[tuple[str, Path | None]]:
     """Record the smoke golden of ``papers``' tables (only ``tables`` when given; only the CI selection's rows when
-    ``ci_only``, the tables' other recorded rows kept): ``(table key, written file or None)`` per table recorded."""
+    ``ci_only``, only the rows the table's recording already has when ``recorded_only``, the tables' other recorded
+    rows kept): ``(table key, written file or None)`` per table recorded."""
     from reid.harness.selection import ci_selection
 
     selected = ci_selection(golden) if ci_only else None
@@ -265,6 +269,10 @@ def record_smoke(
             if tables and table.table not in tables:
                 continue
             rows = None if selected is None else {row for p, n, row in selected if (p, n) == (paper, table.table)}
+            if recorded_only:
+                path = smoke_path(golden.root, paper, table.table)
+                present = set(load_smoke_golden(path).rows) if path.is_file() else set()
+                rows = present if rows is None else rows & present
             if rows == set():
                 continue
             written.append((table.key, record_smoke_table(golden, paper, table.table, runs_dir, rows=rows)))

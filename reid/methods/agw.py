@@ -58,7 +58,10 @@ class AGW(TwoStreamMethod):
             method=cls.name,
             profile="paper",
             data=DataConfig(dataset="sysu_mm01", height=288, width=144, num_ids_per_batch=8, num_per_id=4),
-            model=ModelConfig(arch="resnet50", last_stride=1, non_local=True, non_local_embedding="half", gem_p=3.0),
+            # Non_local's embedding as released: reduc_ratio // reduc_ratio = 1 channel (docs/decisions.md,
+            # "AGW, CAJ and CMMP use the released 1-channel non-local embedding").
+            model=ModelConfig(arch="resnet50", last_stride=1, non_local=True, non_local_embedding="agw_one",
+                              gem_p=3.0),
             # SGD, nesterov, wd 5e-4; heads 0.1 / backbone 0.01; warm-up 10, x0.1 at 20, x0.01 at 50;
             # train.py loops epochs 0..80 (81 epochs).
             optim=OptimConfig(epochs=81, warmup_epochs=10, milestones=(20, 50), gamma=0.1),

@@ -76,15 +76,18 @@ def euclidean(query: torch.Tensor, gallery: torch.Tensor) -> torch.Tensor:
 
 
 def eq2_distance(query: torch.Tensor, gallery: torch.Tensor, gallery_x: torch.Tensor | None) -> torch.Tensor:
-    """Eq. 2, xiv.txt: ``D(f(I), f(V)) + D(f(I), f(X))``; ``D(f(I), f(V))`` when no X features are given.
+    """Eq. 2, xiv.txt: ``D(f(I), f(V)) + D(f(I), f(X))``, decided per gallery item.
 
-    ``gallery_x`` rows that are all zero are rows without X features (the evaluation fills the feature
-    of images of the other modality with zeros): then the plain distance is used.
+    A ``gallery_x`` row that is all zero is a row without X features (the evaluation fills the feature of
+    images of the other modality with zeros); that item's missing ``D(f(I), f(X))`` is replaced by its
+    ``D(f(I), f(V))``, so items with and without X are ranked on one scale. Without ``gallery_x`` every item
+    falls back, which ranks as ``D(f(I), f(V))`` alone.
     """
     distance = euclidean(query, gallery)
-    if gallery_x is None or not bool(gallery_x.any(dim=1).all()):
+    if gallery_x is None:
         return distance
-    return distance + euclidean(query, gallery_x)
+    has_x = gallery_x.any(dim=1)
+    return distance + torch.where(has_x.unsqueeze(0), euclidean(query, gallery_x), distance)
 
 
 @register_method
