@@ -149,7 +149,10 @@ class RunConfig:
         profile: ``"paper"`` (the paper's sizes) or ``"smoke"`` (same classes, small sizes).
         seed: the one seed every random stream is derived from.
         method_options: the method's own keyword arguments (loss weights, margins, switches).
-        amp, channels_last: CUDA-only speed switches (ignored on CPU).
+        amp: float16 autocast of the forward passes, CUDA only (ignored on CPU). Off by default: the released
+            code of every method here trains in float32 (docs/decisions.md, "Training precision"); metric-learning
+            distances run in float32 either way.
+        channels_last: CUDA-only memory-layout switch (ignored on CPU).
     """
 
     method: str
@@ -160,7 +163,7 @@ class RunConfig:
     optim: OptimConfig = field(default_factory=OptimConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     method_options: Mapping[str, Any] = field(default_factory=_frozen_mapping)
-    amp: bool = True
+    amp: bool = False
     channels_last: bool = True
 
     def __post_init__(self) -> None:

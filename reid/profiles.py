@@ -40,6 +40,11 @@ SMOKE_OVERRIDES: tuple[str, ...] = (
     "eval.protocol='sysu_mm01'",
     "eval.protocol_options={'mode': 'all', 'shots': 1, 'gallery_sampling': 'official', 'num_trials': 3}",
     "eval.batch_size=64",
+    # No test evaluations during smoke training: the selection trajectory is a paper-profile record.
+    "eval.every=0",
+    # Recordings and CI run on CPU, where autocast is off whatever this says; a smoke run on a GPU exercises the
+    # float16 path the paper profile can switch on (docs/decisions.md, "Training precision").
+    "amp=True",
 )
 """Shared smoke sizes: 8 epochs of the synthetic training set (32 identities, 10 steps of 32 pairs an epoch), ResNet-18
 at 64 x 32, from scratch; evaluation on 56 identities, 3 trials."""

@@ -16,6 +16,7 @@ from reid.data.transforms.patch_mask import (
     patch_grid,
     scaled_mask_size,
 )
+from reid.config import fingerprint
 from reid.errors import ConfigError
 from reid.layers.mask_token import MaskToken
 from reid.layers.pixel_decoder import LinearPixelDecoder
@@ -256,6 +257,22 @@ def test_paper_configs_carry_the_stated_hyperparameters():
     assert (pre.data.num_ids_per_batch, pre.data.num_per_id) == (32, 4)
     assert pre.data.num_ids_per_batch * pre.data.num_per_id == 128
     assert CMMPPretrainer.paper_config() == pre
+
+
+def test_pretraining_data_is_the_fine_tuning_data_unless_switched():
+    regdb = build_config("cmmp", "paper", ["data.dataset='regdb'", "data.options={'trial': 3}"])
+    assert CMMP.pretraining(regdb).data.dataset == "regdb" and CMMP.pretraining(regdb).data.options == {"trial": 3}
+    switched = build_config("cmmp", "paper", ["data.dataset='regdb'", "data.options={'trial': 3}",
+                                              "method_options.pretrain_dataset='sysu_mm01'"])
+    pre = CMMP.pretraining(switched)
+    assert (pre.data.dataset, pre.data.root, dict(pre.data.options)) == ("sysu_mm01", None, {})
+    assert (pre.data.num_ids_per_batch, pre.data.num_per_id) == (32, 4)
+    # The fine-tuning run is another run (its options differ); its data stay RegDB's.
+    assert switched.data.dataset == "regdb" and fingerprint(switched) != fingerprint(regdb)
+    smoke = build_config("cmmp", "smoke", ["method_options.pretrain_dataset='sysu_mm01'"])
+    assert CMMP.pretraining(smoke).data.dataset == "synthetic"
+    with pytest.raises(ConfigError, match="pretrain_dataset"):
+        CMMP.pretraining(build_config("cmmp", "paper", ["method_options.pretrain_dataset=''"]))
 
 
 def test_every_ablation_row_is_an_override():

@@ -196,6 +196,19 @@ def test_pairwise_float32_and_duplicate_rows_have_finite_gradients():
     assert torch.isfinite(x.grad).all()
 
 
+def test_pairwise_runs_in_float32_inside_autocast():
+    """An autocast region would run the expansion's matrix product in low precision, where close rows cancel."""
+    g = torch.Generator().manual_seed(0)
+    x = 100.0 + torch.randn(6, 64, generator=g)
+    expected = pairwise_euclidean(x)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        got = pairwise_euclidean(x)
+        low = torch.addmm(x.pow(2).sum(1, keepdim=True), x, x.t())
+    assert low.dtype == torch.bfloat16  # the region does lower an unguarded product
+    assert got.dtype == torch.float32
+    torch.testing.assert_close(got, expected)
+
+
 def test_pairwise_rejects_bad_inputs():
     with pytest.raises(ValueError, match="2-D"):
         pairwise_euclidean(torch.zeros(3))

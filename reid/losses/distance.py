@@ -27,7 +27,7 @@ def pairwise_euclidean(x: Tensor, y: Tensor | None = None) -> Tensor:
         y: ``[M, D]`` features on the same device and of the same dtype; ``None`` means ``x``.
 
     Returns:
-        ``[N, M]`` distances, ``>= 1e-6``.
+        ``[N, M]`` distances in float32 or wider (also under autocast), ``>= 1e-6``.
 
     Raises:
         ValueError: a matrix that is not 2-D, differing feature sizes or devices.
@@ -44,10 +44,16 @@ def pairwise_euclidean(x: Tensor, y: Tensor | None = None) -> Tensor:
             raise ValueError(f"y: expected a tensor on {x.device} like x; got {y.device}")
         if y.dtype != x.dtype:
             raise TypeError(f"y: expected dtype {x.dtype} like x; got {y.dtype}")
-    x_sq = x.pow(2).sum(dim=1, keepdim=True)
-    y_sq = y.pow(2).sum(dim=1, keepdim=True)
-    squared = torch.addmm(x_sq + y_sq.t(), x, y.t(), beta=1.0, alpha=-2.0)
-    return squared.clamp(min=SQUARED_DISTANCE_FLOOR).sqrt()
+    # float32 even inside a float16 autocast region: the expansion cancels catastrophically in half precision
+    # (distances of close rows vanish) and CAJ's exp cap of 88 assumes float32; the losses built on these
+    # distances then stay in float32 too.
+    with torch.autocast(device_type=x.device.type, enabled=False):
+        dtype = torch.promote_types(x.dtype, torch.float32)
+        x, y = x.to(dtype), y.to(dtype)
+        x_sq = x.pow(2).sum(dim=1, keepdim=True)
+        y_sq = y.pow(2).sum(dim=1, keepdim=True)
+        squared = torch.addmm(x_sq + y_sq.t(), x, y.t(), beta=1.0, alpha=-2.0)
+        return squared.clamp(min=SQUARED_DISTANCE_FLOOR).sqrt()
 
 
 def check_labelled_features(features: Tensor, labels: Tensor, *, name: str = "features") -> None:

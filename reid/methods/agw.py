@@ -65,12 +65,16 @@ class AGW(TwoStreamMethod):
             # SGD, nesterov, wd 5e-4; heads 0.1 / backbone 0.01; warm-up 10, x0.1 at 20, x0.01 at 50;
             # train.py loops epochs 0..80 (81 epochs).
             optim=OptimConfig(epochs=81, warmup_epochs=10, milestones=(20, 50), gamma=0.1),
-            # test.py: 10 trials of AGW's seeded single-shot gallery, all-search, BN ("FC") feature.
+            # test.py: 10 trials of AGW's seeded single-shot gallery, all-search, BN ("FC") feature. train.py tests
+            # every second epoch and keeps the best on the test set; we keep the last epoch and record what that
+            # selection would have given (reid/engine/selection.py).
             eval=EvalConfig(
                 protocol="sysu_mm01",
                 protocol_options={"mode": "all", "shots": 1, "gallery_sampling": "seeded", "num_trials": 10},
                 feature="bn",
                 flip=False,
+                selection="last",
+                every=2,
             ),
         )
 

@@ -61,6 +61,10 @@ TARGETS: Mapping[str, tuple[str, ...]] = {
 }
 """Prediction targets of Table 3; ``vg`` is CMMP's (Sec. 3.4)."""
 
+SAME_DATA = "same"
+"""``method_options.pretrain_dataset`` value: pre-train on the fine-tuning data set (docs/decisions.md, "CMMP on
+RegDB pre-trains on the RegDB split it fine-tunes on")."""
+
 IMAGE_STEMS: Mapping[str, int] = {
     "visible": STEMS[Modality.VISIBLE],
     "generated": STEMS[Modality.VISIBLE],
@@ -83,6 +87,9 @@ class PretrainOptions:
         pretrain_epochs: pre-training epochs (Sec. 4.2, Table 5: 400).
         pretrain_epoch_scale: multiplies ``pretrain_epochs`` (1 in the paper profile; the smoke
             profile shrinks Table 5's 100..400 to a few epochs with their ratios kept).
+        pretrain_dataset: the data the paper profile pre-trains on: ``"same"`` (the fine-tuning data set, RegDB's
+            split included; cmmp.txt names no other) or a data set name such as ``"sysu_mm01"`` (pre-train there,
+            fine-tune on the configured data). The smoke profile pre-trains on its synthetic stand-in either way.
         pretrain_ids_per_batch, pretrain_per_id: P x K of a pre-training batch (Sec. 4.2: "batch size 128,
             evenly distributed across 4 GPUs", read with CAJ's arguments as the fine-tuning batch is: each GPU
             runs CAJ's ``--batch-size 8 --num_pos 4``, 4 x 8 x 4 = 128 pairs, i.e. 32 identities x 4).
@@ -95,6 +102,7 @@ class PretrainOptions:
     area: str = "mask"
     pretrain_epochs: int = 400
     pretrain_epoch_scale: float = 1.0
+    pretrain_dataset: str = SAME_DATA
     pretrain_ids_per_batch: int = 32
     pretrain_per_id: int = 4
 
@@ -109,6 +117,9 @@ class PretrainOptions:
         scaled_mask_size(self.mask_size, MASK_REFERENCE_HEIGHT, self.mask_reference_height)
         for name in ("pretrain_epochs", "pretrain_ids_per_batch", "pretrain_per_id"):
             check_positive_integer(f"method_options.{name}", getattr(self, name))
+        if not isinstance(self.pretrain_dataset, str) or not self.pretrain_dataset:
+            raise ConfigError(f"method_options.pretrain_dataset: expected {SAME_DATA!r} or a data set name, got "
+                              f"{self.pretrain_dataset!r}")
         if not self.pretrain_epoch_scale > 0:
             raise ConfigError(f"method_options.pretrain_epoch_scale: expected a positive factor, got "
                               f"{self.pretrain_epoch_scale!r}")
@@ -286,17 +297,21 @@ class CMMP(TwoStreamMethod):
     def pretraining(cls, config: RunConfig) -> RunConfig:
         """The pre-training run ``config`` starts from (Sec. 4.2).
 
-        Same data set, input size, encoder, seed and precision; the fine-tuning optimiser and
-        schedule ("consistent with the pre-training stage") for :meth:`PretrainOptions.epochs`;
+        Same data set (another with ``pretrain_dataset``), input size, encoder, seed and precision; the fine-tuning
+        optimiser and schedule ("consistent with the pre-training stage") for :meth:`PretrainOptions.epochs`;
         the pre-training batch; the mask and loss options. The evaluation settings are the
         defaults (the pre-training run is not evaluated), so fine-tuning variants that differ only
         in how they train or test share one pre-training run.
         """
         opts, _ = PretrainOptions.split(config.method_options)
+        data = config.data
+        if opts.pretrain_dataset != SAME_DATA and config.profile == "paper":
+            # Another data set's training images, from its own folder ($REID_DATA_ROOT/<name> when unset).
+            data = dataclasses.replace(data, dataset=opts.pretrain_dataset, root=None, options={})
         return dataclasses.replace(
             config,
             method=CMMPPretrainer.name,
-            data=dataclasses.replace(config.data, num_ids_per_batch=opts.pretrain_ids_per_batch,
+            data=dataclasses.replace(data, num_ids_per_batch=opts.pretrain_ids_per_batch,
                                      num_per_id=opts.pretrain_per_id),
             optim=dataclasses.replace(config.optim, epochs=opts.epochs()),
             eval=EvalConfig(),
