@@ -8,7 +8,9 @@ Options: ``--gpu`` (paper profile on CUDA; without a CUDA device it is a usage e
 ``--profile smoke|paper`` (default: paper with ``--gpu``, else smoke), ``--data-root`` (or
 ``$REID_DATA_ROOT``: the folder holding ``sysu_mm01/``, ``regdb/``, ...; missing data skips
 with the path expected), ``--runs-dir`` (where runs, their cache and case results go),
-``--pretrained`` (ImageNet weights file for paper runs), ``--smoke-selection ci|all``.
+``--pretrained`` (ImageNet weights file for paper runs; a paper run without one is refused unless
+``--from-scratch``), ``--regdb-splits N`` (paper profile: a RegDB setting trains its first N of the 10
+splits, each on its own, and its case compares their mean; default 10), ``--smoke-selection ci|all``.
 
 Markers: the paper key (``-m xiv``) and ``table<N>`` (``-m "xiv and table4"``).
 
@@ -35,7 +37,7 @@ from reid.config import fingerprint
 from reid.engine.run_config import DATA_ROOT_ENV, pretrained_files, resolve_device, set_threads
 from reid.errors import ConfigError, GoldenError
 from reid.golden import PAPERS, Golden, load_golden
-from reid.harness.cases import Case, plan, table_cases
+from reid.harness.cases import REGDB_SPLITS, Case, check_regdb_splits, plan, table_cases
 from reid.harness.controls import ControlNotCaughtError, ci_control_problems
 from reid.harness.reproduce import KNOWN_BELOW_BOUND, reproduce_case
 from reid.harness.selection import ci_selection
@@ -65,6 +67,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--pretrained", action="append", default=[], metavar="[ARCH=]PATH",
                     help="ImageNet weights for paper-profile runs, one per architecture: ARCH=PATH (resnet50=PATH), a "
                          "folder of torchvision's files, or a file named as torchvision does (repeatable)")
+    group.addoption("--from-scratch", action="store_true",
+                    help="let paper-profile runs start from scratch when no ImageNet weights file is found (refused "
+                         "otherwise; a file that is found is still used)")
+    group.addoption("--regdb-splits", type=int, default=REGDB_SPLITS, metavar="N",
+                    help=f"paper profile: a RegDB setting trains its first N splits, 1 to {REGDB_SPLITS}, each on its "
+                         f"own, and compares their mean with the paper's (default {REGDB_SPLITS}, as the papers)")
     group.addoption(
         "--smoke-selection",
         choices=("ci", "all"),
@@ -76,6 +84,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     gpu = config.getoption("--gpu")
     profile = config.getoption("--profile") or ("paper" if gpu else "smoke")
+    try:
+        check_regdb_splits(config.getoption("--regdb-splits"))
+    except ConfigError as err:
+        raise pytest.UsageError(str(err)) from None
     if gpu or profile == "paper":
         try:  # the rule is the engine's: the paper profile needs CUDA
             resolve_device(None, profile="paper")
@@ -101,6 +113,8 @@ class Bench:
             self.pretrained = pretrained_files(config.getoption("--pretrained"))
         except ConfigError as err:
             raise pytest.UsageError(str(err)) from None
+        self.from_scratch = config.getoption("--from-scratch")
+        self.regdb_splits = config.getoption("--regdb-splits")  # checked by pytest_configure
         # pytest_configure refused a paper profile or --gpu without CUDA.
         self.device = "cuda" if self.gpu or self.profile == "paper" else "cpu"
 
@@ -114,6 +128,8 @@ class Bench:
             device=self.device,
             data_root=self.data_root,
             pretrained=self.pretrained,
+            from_scratch=self.from_scratch,
+            regdb_splits=self.regdb_splits,
         )
         if result.outcome == "skipped":
             pytest.skip(result.reason)

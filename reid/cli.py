@@ -37,7 +37,7 @@ from reid.engine.evaluate_checkpoint import (
     write_evaluation_record,
 )
 from reid.engine.record import RECORD
-from reid.engine.run import completed_record, run, with_pretrained
+from reid.engine.run import check_weights, completed_record, run, with_pretrained
 from reid.engine.run_config import (
     DATA_ROOT_ENV,
     build_run_config,
@@ -51,7 +51,7 @@ from reid.engine.run_config import (
 )
 from reid.errors import ConfigError, ReidError
 from reid.eval.evaluate import METRICS
-from reid.harness.cases import REGDB_TRIAL
+from reid.harness.cases import REGDB_SPLITS, check_regdb_splits, regdb_splits_note
 from reid.harness.plan import DEFAULT_TFLOPS
 from reid.harness.smoke_golden import SMOKE_THREADS
 from reid.methods import list_methods
@@ -71,14 +71,16 @@ examples:
   reid train agw                                  smoke profile: synthetic data, ResNet-18, 64x32, 8 epochs
   reid train caj optim.epochs=2 --seed 1 --quiet  key=value overrides any config field
   reid train agw --profile paper --dataset sysu_mm01 --data-root ~/data/SYSU-MM01 \\
-                 --pretrained ~/weights/resnet50-0676ba61.pth --device cuda
+                 --pretrained ~/weights/resnet50-19c8e357.pth --device cuda
   reid train agw --dataset regdb --data-root ~/data/RegDB data.options.trial=3
 
 A run lives in OUT/<config fingerprint>/ (last.pt after every epoch, record.json at the end). The same
 command continues an interrupted run from its last completed epoch and returns a completed one without
 training again (--no-resume starts afresh). ImageNet weights are read from a local file only: --pretrained,
-else $REID_PRETRAINED_<ARCH> (REID_PRETRAINED_RESNET50) or $REID_PRETRAINED_DIR; without one the model
-starts from scratch and the record says so.
+else $REID_PRETRAINED_<ARCH> (REID_PRETRAINED_RESNET50) or $REID_PRETRAINED_DIR. The file must be torchvision's
+file of the architecture (resnet50-19c8e357.pth: its SHA-256 is checked; $REID_PRETRAINED_ANY_HASH=1 accepts
+another). Without one the smoke profile starts from scratch and the record says so; a paper-profile run is
+refused unless --from-scratch.
 """
 
 _EPILOG_EVAL = """\
@@ -241,6 +243,7 @@ def _train(args: argparse.Namespace) -> int:
                 resume=not args.no_resume,
                 progress=progress,
                 deterministic=args.deterministic,
+                from_scratch=args.from_scratch,
             )
     except KeyboardInterrupt:
         print(f"reid: interrupted; the same command resumes {folder} from its last completed epoch", file=sys.stderr)
@@ -413,6 +416,7 @@ def _reproduce(args: argparse.Namespace) -> int:
     from reid.golden import load_golden, select_papers
     from reid.harness.tables import run_tables
 
+    check_regdb_splits(args.regdb_splits)  # a bad flag fails before the device and the weights are looked for
     golden = load_golden()
     device = resolve_device(args.device, profile=args.profile)
     data_root = Path(args.data_root) if args.data_root else None
@@ -420,7 +424,8 @@ def _reproduce(args: argparse.Namespace) -> int:
     weights = pretrained_files(args.pretrained)
     echo = (lambda line: None) if args.quiet else print
     results = run_tables(golden, select_papers(args.paper), profile=args.profile, runs_dir=runs_dir, device=str(device),
-                         data_root=data_root, tables=args.table, pretrained=weights, echo=echo)
+                         data_root=data_root, tables=args.table, pretrained=weights, echo=echo,
+                         from_scratch=args.from_scratch, regdb_splits=args.regdb_splits)
     written = _render(golden, args.profile, runs_dir, Path(args.report))
     counts = {o: sum(r.outcome == o for r in results) for o in ("passed", "failed", "skipped", "error")}
     print(", ".join(f"{n} {o}" for o, n in counts.items()) + f"; report: {written[0]}")
@@ -451,12 +456,13 @@ def _record_smoke(args: argparse.Namespace) -> int:
 
 def _plan(args: argparse.Namespace) -> int:
     from reid.golden import load_golden, select_papers
-    from reid.harness.plan import check_all, format_hours, plan_tables, price, table_hours
+    from reid.harness.plan import check_all, format_hours, plan_tables, price, split_stand_ins, table_hours
 
     if not args.tflops > 0:
         raise ConfigError(f"--tflops {args.tflops}: expected a positive sustained throughput in TFLOP/s")
     golden = load_golden()
-    per_table, trainings = plan_tables(golden, select_papers(args.paper), profile=args.profile, tables=args.table)
+    per_table, trainings = plan_tables(golden, select_papers(args.paper), profile=args.profile, tables=args.table,
+                                       regdb_splits=args.regdb_splits)
     price(trainings)
     tflops = args.tflops
     print(f"{len(trainings)} distinct trainings, profile {args.profile}; estimated at {tflops:g} TFLOP/s sustained "
@@ -464,7 +470,8 @@ def _plan(args: argparse.Namespace) -> int:
     for key, planned in trainings.items():
         c = planned.config
         used = ", ".join(planned.rows) if planned.rows else f"stage of {', '.join(planned.stage_of)}"
-        print(f"  {key} {c.method:<13} {c.data.dataset:<9} {c.model.arch:<11} {c.data.height}x{c.data.width} "
+        data = c.data.dataset if planned.split is None else f"{c.data.dataset}/{planned.split}"
+        print(f"  {key} {c.method:<13} {data:<9} {c.model.arch:<11} {c.data.height}x{c.data.width} "
               f"{planned.epochs:>4} ep x {planned.images_per_epoch:>6} img x {planned.flops_per_image / 1e9:6.1f} "
               f"GFLOP = {planned.flops / 1e15:8.1f} PFLOP, {format_hours(planned.hours(tflops)):>9}  [{used}]")
     print("per table (each distinct training counted once per table):")
@@ -475,17 +482,46 @@ def _plan(args: argparse.Namespace) -> int:
         print(f"  {paper:<8} all its tables, a training shared with an earlier table counted there: "
               f"{format_hours(hours)}")
     total = sum(t.hours(tflops) for t in trainings.values())
-    print(f"total: {len(trainings)} trainings, {format_hours(total)} at {tflops:g} TFLOP/s; RegDB rows train split "
-          f"{REGDB_TRIAL} of the 10 the papers average")
+    regdb = (f"{regdb_splits_note(range(1, args.regdb_splits + 1))}, each split trained on its own (regdb/N)"
+             if args.profile == "paper" else "RegDB settings run on the synthetic stand-in")
+    print(f"total: {len(trainings)} trainings, {format_hours(total)} at {tflops:g} TFLOP/s; {regdb}")
     if not args.check:
         return 0
     results = check_all(trainings)
+    for key, planned in trainings.items():
+        if results[key] is None:
+            results[key] = weights_problem(planned.config, from_scratch=args.from_scratch)
+    stand_ins = split_stand_ins(trainings)
     for key, error in results.items():
-        print(f"check {key} {trainings[key].config.method}: {'ok' if error is None else 'FAILED: ' + error}")
+        same = f" (as {stand_ins[key]}: another RegDB split, the same model)" if key in stand_ins else ""
+        print(f"check {key} {trainings[key].config.method}: {'ok' if error is None else 'FAILED: ' + error}{same}")
     failed = sum(error is not None for error in results.values())
     print(f"checked {len(results)} configs at the {args.profile} profile's size on CPU: {len(results) - failed} ok, "
           f"{failed} failed")
     return 1 if failed else 0
+
+
+def weights_problem(config: RunConfig, *, from_scratch: bool) -> str | None:
+    """What a run's preflight would say of ``config``'s ImageNet weights as the environment gives them
+    (:func:`~reid.engine.run.check_weights`: the expected file, or none for a paper-profile run), or ``None``."""
+    try:
+        check_weights(config, from_scratch=from_scratch)
+    except ConfigError as err:
+        return f"{type(err).__name__}: {err}"
+    return None
+
+
+def _add_from_scratch(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--from-scratch", action="store_true",
+                        help="let a paper-profile run start from scratch when no ImageNet weights file is found "
+                             "(refused otherwise; a file that is found is still used)")
+
+
+def _add_regdb_splits(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--regdb-splits", type=int, default=REGDB_SPLITS, metavar="N",
+                        help=f"paper profile: a RegDB setting trains its first N splits, 1 to {REGDB_SPLITS}, each on "
+                             f"its own, and compares their mean with the paper's (default {REGDB_SPLITS}, as the "
+                             "papers)")
 
 
 def _add_paper_selection(parser: argparse.ArgumentParser) -> None:
@@ -549,6 +585,7 @@ def build_parser(help_method: str | None = None) -> argparse.ArgumentParser:
         "--seed", type=int, help="the run's seed; every random stream derives from it (default: the profile's, 0)"
     )
     train.add_argument("--pretrained", metavar="PATH", help="local file of ImageNet weights for the backbone")
+    _add_from_scratch(train)
     train.add_argument("--out", default="runs", metavar="DIR", help="runs folder (default: runs)")
     train.add_argument("--no-resume", action="store_true", help="train afresh even if the run folder has a checkpoint")
     train.add_argument("--deterministic", action="store_true", help="CUDA: deterministic cuDNN kernels (slower)")
@@ -624,6 +661,8 @@ def build_parser(help_method: str | None = None) -> argparse.ArgumentParser:
                            help="ImageNet weights for paper-profile runs, one per architecture: ARCH=PATH "
                                 "(resnet50=PATH), a folder of torchvision's files, or a file named as torchvision "
                                 "does (repeatable)")
+    _add_from_scratch(reproduce)
+    _add_regdb_splits(reproduce)
     _add_bench_folders(reproduce, report=True)
     reproduce.add_argument("--quiet", action="store_true", help="print only the summary line")
     reproduce.set_defaults(command_parser=reproduce, handler=_reproduce, takes_overrides=False)
@@ -650,7 +689,10 @@ def build_parser(help_method: str | None = None) -> argparse.ArgumentParser:
                           help=f"sustained training throughput in TFLOP/s (default {DEFAULT_TFLOPS:g}, an assumption)")
     planning.add_argument("--check", action="store_true",
                           help="build every distinct config at full size and run one training step and one test "
-                               "forward on random data, on CPU")
+                               "forward on random data, on CPU; and check the ImageNet weights the environment "
+                               "gives each as its run would ($REID_PRETRAINED_<ARCH>, $REID_PRETRAINED_DIR)")
+    _add_from_scratch(planning)
+    _add_regdb_splits(planning)
     planning.set_defaults(command_parser=planning, handler=_plan, takes_overrides=False)
 
     record = commands.add_parser(

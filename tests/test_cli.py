@@ -12,6 +12,7 @@ import pytest
 import torch
 
 import reid
+from reid.backbones import pretrained
 from reid.backbones.resnet import build_torchvision_resnet, reset_resnet_parameters_
 from reid.cli import build_parser, dataset_layout, main, parse_args, train_config
 from reid.config import fingerprint
@@ -214,7 +215,7 @@ def test_evaluation_records_are_validated_on_load(trained, tmp_path) -> None:
         load_evaluation_record(tmp_path / "bad.json")
 
 
-def test_pretrained_weights_file_is_used_and_recorded(tmp_path, capsys) -> None:
+def test_pretrained_weights_file_is_used_and_recorded(tmp_path, capsys, monkeypatch) -> None:
     weights = tmp_path / "resnet18.pth"
     # A stand-in for ImageNet weights: a torchvision ResNet-18 with its own initialisation, seeded;
     # no classifier (fc), which the backbone ignores anyway.
@@ -225,6 +226,8 @@ def test_pretrained_weights_file_is_used_and_recorded(tmp_path, capsys) -> None:
             reset_resnet_parameters_(child, generator)
     state = {key: value for key, value in network.state_dict().items() if not key.startswith("fc.")}
     torch.save(state, weights)
+    # The stand-in is the expected resnet18 file by torch.hub's rule: its hub name holds its hash's first digits.
+    monkeypatch.setattr(pretrained, "IMAGENET_WEIGHTS", {"resnet18": f"resnet18-{file_sha256(weights)[:8]}.pth"})
     argv = ["train", "agw", *TINY, "--pretrained", str(weights), "--out", str(tmp_path / "runs"), "--quiet"]
     assert main([*argv, "--device", "cpu"]) == 0
     assert "ImageNet init" in capsys.readouterr().out

@@ -9,6 +9,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from reid.config import fingerprint
 from reid.data.transforms.patch_mask import (
     RandomPatchMask,
     draw_patch_mask,
@@ -16,7 +17,6 @@ from reid.data.transforms.patch_mask import (
     patch_grid,
     scaled_mask_size,
 )
-from reid.config import fingerprint
 from reid.errors import ConfigError
 from reid.layers.mask_token import MaskToken
 from reid.layers.pixel_decoder import LinearPixelDecoder

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from reid.config import fingerprint
 from reid.engine.run_config import pretrained_files
 from reid.errors import ConfigError
-from reid.golden import load_golden
-from reid.harness.cases import REGDB_TRIAL, Case, plan, slugify, table_cases
+from reid.golden import RETRIEVAL_METRICS, load_golden
+from reid.harness import execute as execute_module
+from reid.harness.cases import Case, plan, regdb_splits_note, slugify, table_cases
 from reid.harness.compare import compare_cells, sanity_problems
-from reid.harness.execute import SettingResult
+from reid.harness.execute import SettingResult, mean_over_splits
 from reid.harness.reproduce import KNOWN_BELOW_BOUND, record_smoke_table, reproduce_case
 from reid.harness.result import load_results, result_path
 from reid.harness.smoke_golden import smoke_path
@@ -71,17 +73,154 @@ def test_the_same_row_in_two_tables_trains_once(golden):
 def test_paper_plan_uses_the_real_data_and_each_settings_protocol(golden, tmp_path):
     weights = tmp_path / "resnet50-0676ba61.pth"
     weights.write_bytes(b"")
-    (training,) = plan(_case(golden, "mscmnet", 2, "caj"), golden, "paper", data_root=tmp_path,
-                       pretrained=pretrained_files([str(tmp_path)]))
+    trainings = plan(_case(golden, "mscmnet", 2, "caj"), golden, "paper", data_root=tmp_path,
+                     pretrained=pretrained_files([str(tmp_path)]))
+    training = trainings[0]
     config = training.config
     assert config.profile == "paper" and config.model.arch == "resnet50"
     assert config.data.dataset == "regdb" and config.data.root == str(tmp_path / "regdb")
-    assert dict(config.data.options) == {"trial": REGDB_TRIAL}
+    assert dict(config.data.options) == {"trial": 1}
     assert config.model.pretrained == str(weights)
     # RegDB's own options replace the method's SYSU ones (those made RegDB rows fail at their last evaluation)
     assert _options(config) == {"direction": "visible_to_thermal"}
     assert training.evaluations[1].settings == ("regdb_t2v",)
     assert dict(training.evaluations[1].config.eval.protocol_options) == {"direction": "thermal_to_visible"}
+
+
+def test_a_paper_regdb_setting_trains_every_split_each_evaluated_on_its_own(golden, tmp_path):
+    case = _case(golden, "mscmnet", 2, "caj")
+    trainings = plan(case, golden, "paper", data_root=tmp_path)
+    assert [t.split for t in trainings] == list(range(1, 11))
+    assert [dict(t.config.data.options) for t in trainings] == [{"trial": k} for k in range(1, 11)]
+    assert len({fingerprint(t.config) for t in trainings}) == 10
+    for training in trainings:  # both directions evaluate the split's own model on the split's own test set
+        assert [e.settings for e in training.evaluations] == [("regdb_v2t",), ("regdb_t2v",)]
+        assert {dict(e.config.data.options)["trial"] for e in training.evaluations} == {training.split}
+    first = plan(case, golden, "paper", data_root=tmp_path, regdb_splits=3)
+    assert [t.split for t in first] == [1, 2, 3]
+    assert [fingerprint(t.config) for t in first] == [fingerprint(t.config) for t in trainings[:3]]
+    # a SYSU-MM01 row is one training whatever the flag
+    (sysu,) = plan(_case(golden, "mscmnet", 1, "agw"), golden, "paper", data_root=tmp_path, regdb_splits=3)
+    assert sysu.split is None
+
+
+@pytest.mark.parametrize("splits", [0, 11, -1, True, "3", 2.0])
+def test_a_bad_split_count_names_the_flag_and_the_range(golden, splits):
+    with pytest.raises(ConfigError, match=r"--regdb-splits .*: expected an integer from 1 to 10"):
+        plan(_case(golden, "mscmnet", 2, "caj"), golden, "paper", regdb_splits=splits)
+
+
+def test_the_smoke_plan_of_a_regdb_row_is_one_training_whatever_the_split_count(golden):
+    """The smoke stand-in is one synthetic training, its config the profile's own (no RegDB split in it): smoke
+    recordings are keyed by its fingerprint."""
+    case = _case(golden, "mscmnet", 2, "agw")
+    (training,) = plan(case, golden, "smoke")
+    assert training.split is None and training.config.data.dataset == "synthetic"
+    assert "trial" not in training.config.data.options
+    (one,) = plan(case, golden, "smoke", regdb_splits=1)
+    assert fingerprint(one.config) == fingerprint(training.config)
+
+
+def _evaluation(metrics: dict, split: int) -> dict:
+    """An evaluation dict as a run records it: one trial of the split's test set."""
+    full = {m: None for m in RETRIEVAL_METRICS} | metrics
+    return {"protocol": "regdb", "protocol_options": {"direction": "visible_to_thermal"}, "primary_feature": "bn",
+            "flip": False, "distance": "euclidean",
+            "splits": [{"trial": 0, "num_gallery_ids": 206, "options": {"regdb_trial": split}}],
+            "features": {"bn": {"mean": full, "trials": [full]}, "pool": {"mean": full, "trials": [full]}}}
+
+
+def test_the_mean_over_splits_is_taken_per_metric():
+    per_split = {
+        k: SettingResult("regdb_v2t", {"rank1": r1, "mAP": mAP, "mINP": minp},
+                         _evaluation({"rank1": r1, "mAP": mAP}, k), f"run{k}", None)
+        for k, r1, mAP, minp in [(3, 90.0, 80.0, 50.0), (1, 70.0, 60.0, None), (2, 80.0, 70.0, 40.0)]
+    }
+    mean = mean_over_splits("regdb_v2t", per_split)
+    assert mean.metrics["rank1"] == pytest.approx(80.0) and mean.metrics["mAP"] == pytest.approx(70.0)
+    assert mean.metrics["mINP"] is None  # a metric one split lacks has no mean
+    assert mean.evaluation["features"]["bn"]["mean"]["rank1"] == pytest.approx(80.0)
+    assert mean.evaluation["features"]["pool"]["mean"]["mAP"] == pytest.approx(70.0)
+    assert mean.evaluation["mean_over_splits"] == [1, 2, 3]
+    assert [s["options"]["regdb_trial"] for s in mean.evaluation["splits"]] == [1, 2, 3]
+    assert [t["rank1"] for t in mean.evaluation["features"]["bn"]["trials"]] == [70.0, 80.0, 90.0]
+    assert list(mean.per_split) == [1, 2, 3] and mean.run_fingerprint == "run1"
+    assert mean.evaluation["protocol_options"] == {"direction": "visible_to_thermal"}
+
+
+@pytest.mark.parametrize(("splits", "note"), [
+    (range(1, 11), "RegDB: mean of 10 splits"), ([1], "RegDB: split 1 only (1 of 10)"),
+    ([1, 2, 3], "RegDB: mean of splits 1-3 (3 of 10)"),
+])
+def test_the_split_note_says_how_many_splits_ran(splits, note):
+    assert regdb_splits_note(list(splits)) == note
+
+
+OFFSETS = {1: -6.0, 2: 0.0, 3: 6.0}
+"""Per split, how far a fake run lands from the paper: splits 1-3 average to the paper's value, split 1 alone misses
+it by twice the tolerance (3)."""
+
+
+@pytest.fixture
+def fake_engine(monkeypatch):
+    """The engine replaced by fakes for a paper-profile RegDB case: each split's run and evaluations give the row's
+    paper values plus :data:`OFFSETS` of the split (metrics of the setting's direction)."""
+    expected: dict = {}
+    configs: dict = {}  # fingerprint -> the config of the fake run of that name (its checkpoint's config)
+
+    def metrics_of(config) -> dict:
+        setting = "regdb_v2t" if config.eval.protocol_options["direction"] == "visible_to_thermal" else "regdb_t2v"
+        offset = OFFSETS[config.data.options["trial"]]
+        return {m: v + offset for (s, m), v in expected.items() if s == setting}
+
+    def run(config, **_):
+        configs[fingerprint(config)] = config
+        evaluation = _evaluation(metrics_of(config), config.data.options["trial"])
+        # Evaluated during training at epochs 1 and 3 of 4; epoch 1 tested 2 points better than the last epoch.
+        better = _evaluation({m: v + 2.0 for m, v in metrics_of(config).items()}, config.data.options["trial"])
+        epochs = [{"epoch": e, "evaluation": {1: better, 3: evaluation}.get(e)} for e in range(4)]
+        selection = {"rule": "last", "epoch": 3, "selection_uses_test_set": False, "criterion": None}
+        return SimpleNamespace(fingerprint=fingerprint(config), total_wall_time_s=1.0, final_evaluation=evaluation,
+                               epochs=epochs, selection=selection)
+
+    def evaluate_checkpoint(checkpoint, config, **_):
+        return SimpleNamespace(evaluation=_evaluation(metrics_of(config), config.data.options["trial"]))
+
+    monkeypatch.setattr(execute_module, "preflight", lambda *a, **k: None)
+    monkeypatch.setattr(execute_module, "run", run)
+    monkeypatch.setattr(execute_module, "resolve_checkpoint_path", lambda folder: folder)
+    monkeypatch.setattr(execute_module, "load_trained",
+                        lambda path: SimpleNamespace(path=path, config=configs[Path(path).name]))
+    monkeypatch.setattr(execute_module, "default_record_path", lambda path, config: path / "no-such-record.json")
+    monkeypatch.setattr(execute_module, "evaluate_checkpoint", evaluate_checkpoint)
+    monkeypatch.setattr(execute_module, "write_evaluation_record", lambda path, record: None)
+    return expected
+
+
+def test_a_paper_regdb_case_compares_the_mean_over_its_splits(golden, tmp_path, fake_engine):
+    case = _case(golden, "mscmnet", 2, "caj")
+    fake_engine.update(case.row.values)
+    (tmp_path / "data" / "regdb").mkdir(parents=True)
+    runs = tmp_path / "runs"
+    three = reproduce_case(case, golden, profile="paper", runs_dir=runs, data_root=tmp_path / "data", regdb_splits=3)
+    assert three.outcome == "passed", three.problems
+    assert {c["verdict"] for c in three.cells} == {"within"}
+    assert all(c["ours"] == pytest.approx(c["expected"]) for c in three.cells)
+    assert three.regdb_splits["note"] == "RegDB: mean of splits 1-3 (3 of 10)"
+    assert three.regdb_splits["splits"] == [1, 2, 3] and three.regdb_splits["of"] == 10
+    per_split = three.regdb_splits["per_split"]["regdb_t2v"]
+    assert per_split["1"]["metrics"]["rank1"] == pytest.approx(case.row.values[("regdb_t2v", "rank1")] - 6.0)
+    assert len(three.runs) == 3 and three.evaluations["regdb_v2t"]["mean_over_splits"] == [1, 2, 3]
+    # What the released code's test-set selection would have reported: the runs' own setting, mean over splits.
+    own = next(iter(three.test_selection))
+    assert list(three.test_selection) == [own] and three.test_selection[own]["epoch"] == {"1": 1, "2": 1, "3": 1}
+    assert three.test_selection[own]["gain"]["rank1"] == pytest.approx(2.0)
+    assert three.test_selection[own]["evaluated_epochs"] == 2
+    (written,) = load_results(runs)
+    assert written.regdb_splits == three.regdb_splits and written.test_selection == three.test_selection
+    one = reproduce_case(case, golden, profile="paper", runs_dir=runs, data_root=tmp_path / "data", regdb_splits=1)
+    assert one.outcome == "failed" and one.regdb_splits["note"] == "RegDB: split 1 only (1 of 10)"
+    assert len(one.problems) == 4 and all("difference -6.00" in p for p in one.problems)
 
 
 def test_rows_that_do_not_run_say_why(golden):

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
 
 import pytest
 
-from reid.harness.cases import table_cases
+from reid.errors import ArtifactError
+from reid.harness.cases import regdb_splits_note, table_cases
 from reid.harness.reproduce import reproduce_case
-from reid.harness.result import load_results
+from reid.harness.result import CaseResult, load_results, result_path, write_result
 from reid.report.model import build_report
 from reid.report.render import render_report
 from reid.report.svg import cmc_svg
@@ -117,3 +119,49 @@ def test_reproduce_refuses_bad_requests_before_running(argv, words, capsys, tmp_
 
     assert main([*argv, "--runs", str(tmp_path)]) == 2
     assert words in capsys.readouterr().err
+
+
+def test_a_row_says_how_many_regdb_splits_its_values_are_the_mean_of(tiny_golden, tmp_path):
+    case, reference = table_cases(tiny_golden, "mscmnet", 1)
+    evaluation = {"primary_feature": "bn", "splits": [],
+                  "features": {"bn": {"mean": {"rank1": 47.0, "mAP": 47.0}, "trials": []}}}
+    note = regdb_splits_note([1, 2, 3])
+    result = CaseResult(paper="mscmnet", table=1, row=case.id, label=case.row.label, profile="paper",
+                        outcome="passed", reason=None, expected_source="paper",
+                        evaluations={"sysu_all_single": evaluation, "sysu_indoor_single": evaluation},
+                        regdb_splits={"note": note, "splits": [1, 2, 3], "of": 10, "per_split": {}})
+    path = result_path(tmp_path, "mscmnet", 1, case.slug)
+    write_result(path, result)
+    report = build_report(tiny_golden, load_results(tmp_path), profile="paper", runs_dir=tmp_path)
+    row, other = report.papers[0].tables[0].rows
+    assert row.regdb_note == "RegDB: mean of splits 1-3 (3 of 10)" and other.regdb_note is None
+    (page,) = [p for p in render_report(report, tmp_path / "out") if p.name == "mscmnet.html"]
+    assert '<span class="splits">RegDB: mean of splits 1-3 (3 of 10)</span>' in page.read_text()
+    path.write_text(json.dumps(result.to_dict() | {"regdb_splits": "all"}))
+    with pytest.raises(ArtifactError, match="regdb_splits"):
+        load_results(tmp_path)
+
+
+def test_a_row_says_what_test_set_selection_would_have_reported(tiny_golden, tmp_path):
+    case, _ = table_cases(tiny_golden, "mscmnet", 1)
+    evaluation = {"primary_feature": "bn", "splits": [],
+                  "features": {"bn": {"mean": {"rank1": 47.0, "mAP": 47.0}, "trials": []}}}
+    picked = {"rule": "highest trial-0 test rank-1", "epoch": 61, "evaluated_epochs": 41,
+              "metrics": {"rank1": 48.2, "mAP": 47.85}, "last_metrics": {"rank1": 47.0, "mAP": 47.0},
+              "gain": {"rank1": 1.2, "mAP": 0.85, "mINP": None}}
+    result = CaseResult(paper="mscmnet", table=1, row=case.id, label=case.row.label, profile="paper",
+                        outcome="passed", reason=None, expected_source="paper",
+                        evaluations={"sysu_all_single": evaluation, "sysu_indoor_single": evaluation},
+                        test_selection={"sysu_all_single": picked})
+    path = result_path(tmp_path, "mscmnet", 1, case.slug)
+    write_result(path, result)
+    report = build_report(tiny_golden, load_results(tmp_path), profile="paper", runs_dir=tmp_path)
+    row, other = report.papers[0].tables[0].rows
+    note = ("sysu_all_single: test-set selection (best trial-0 rank-1 of 41 evaluations, epoch 62) would report "
+            "rank1 +1.20, mAP +0.85 over the last epoch")
+    assert row.selection_notes == [note] and other.selection_notes == []
+    (page,) = [p for p in render_report(report, tmp_path / "out") if p.name == "mscmnet.html"]
+    assert note in page.read_text()
+    path.write_text(json.dumps(result.to_dict() | {"test_selection": {"sysu_all_single": 1.2}}))
+    with pytest.raises(ArtifactError, match="test_selection"):
+        load_results(tmp_path)

@@ -24,6 +24,7 @@ from typing import Any
 import torch
 import torchvision
 
+from reid.backbones.pretrained import weights_sha256
 from reid.errors import ArtifactError
 from reid.io import atomic_write_text
 
@@ -252,9 +253,10 @@ def weights_info(pretrained: str | Path | None) -> dict[str, Any]:
     """The record's ``weights`` field: the initial weights file and its digest, or from scratch.
 
     A named file that does not exist gets digest ``None`` (the run itself fails on it; its
-    failed record still says which file was asked for).
+    failed record still says which file was asked for). The digest is the one the preflight checked
+    (:func:`reid.backbones.pretrained.weights_sha256`, hashed once per process).
     """
     if pretrained is None:
         return {"pretrained": None, "from_scratch": True, "sha256": None}
-    digest = file_sha256(pretrained) if Path(pretrained).is_file() else None
+    digest = weights_sha256(pretrained) if Path(pretrained).is_file() else None
     return {"pretrained": str(pretrained), "from_scratch": False, "sha256": digest}

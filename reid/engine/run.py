@@ -28,7 +28,13 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
-from reid.backbones.pretrained import resolve_pretrained_path
+from reid.backbones.pretrained import (
+    IMAGENET_WEIGHTS,
+    PRETRAINED_DIR_ENV,
+    check_weights_file,
+    pretrained_env_var,
+    resolve_pretrained_path,
+)
 from reid.config import RunConfig, fingerprint, to_dict
 from reid.data.datasets import build_dataset
 from reid.data.pipeline import build_train_loader
@@ -83,6 +89,7 @@ def run(
     deterministic: bool = False,
     sync_batchnorm: bool = True,
     control: RunControl | None = None,
+    from_scratch: bool = False,
 ) -> RunRecord:
     """Train and evaluate ``config``; return (and write) its run record.
 
@@ -104,9 +111,12 @@ def run(
             (``SyncBatchNorm``) rather than each rank's shard; torch has no CPU implementation.
         control: a deliberately broken variant (:mod:`reid.engine.control`; checks that must fail on it):
             this run trains in ``out_dir/controls/<name>/``; a pre-training stage is the real one.
+        from_scratch: allow a paper-profile run to start from scratch when no ImageNet file is found
+            (``--from-scratch``; :func:`check_weights`). A file that is found is still used.
 
     Raises:
-        ConfigError: invalid options (selection rule, best-on-test without evaluations, ...).
+        ConfigError: invalid options (selection rule, best-on-test without evaluations, ...); ImageNet weights
+            that are not the expected file, or none for a paper-profile run without ``from_scratch``.
         ArtifactError: a checkpoint or record in the run folder that belongs to another run.
         NonFiniteLossError: training diverged; the record says so (status ``"failed"``).
     """
@@ -115,7 +125,7 @@ def run(
     cached = completed_record(config, run_parent(Path(out_dir), control)) if resume else None
     if cached is not None:
         return cached
-    preflight(config)
+    preflight(config, from_scratch=from_scratch)
     check_out_dir(run_parent(Path(out_dir), control))
     with distributed_world(device) as world:
         options = {"resume": resume, "progress": progress, "deterministic": deterministic,
@@ -123,12 +133,13 @@ def run(
         return _run_stages(config, Path(out_dir), world, options, control)
 
 
-def preflight(config: RunConfig, evaluations: Sequence[RunConfig] = ()) -> None:
+def preflight(config: RunConfig, evaluations: Sequence[RunConfig] = (), *, from_scratch: bool = False) -> None:
     """Check, before the first step, everything a run of ``config`` will read, so that a run that would fail at
     its end fails in its first seconds and leaves nothing behind: its options (:func:`check_run_config`), its data
     folder and the data set's layout and options, the structure of its final evaluation's trials and of each of
     ``evaluations`` (configs that will evaluate its checkpoint), the ImageNet weights file loaded into the
-    architecture (missing and unexpected keys, shapes), and the same for the stage it starts from (CMMP's
+    architecture (missing and unexpected keys, shapes) and its SHA-256, a paper-profile run without one
+    (:func:`check_weights`; ``from_scratch`` allows it), and the same for the stage it starts from (CMMP's
     pre-training).
 
     Raises:
@@ -143,7 +154,7 @@ def preflight(config: RunConfig, evaluations: Sequence[RunConfig] = ()) -> None:
                           f"{', '.join(cls.feature_names)}")
     stage = cls.pretraining(config)
     if stage is not None:
-        preflight(stage)
+        preflight(stage, from_scratch=from_scratch)
     dataset = build_dataset(config.data.dataset, config.data.root, **config.data.options)
     if cls.evaluates:
         build_splits(dataset, config.eval)
@@ -154,7 +165,33 @@ def preflight(config: RunConfig, evaluations: Sequence[RunConfig] = ()) -> None:
                      evaluation.eval)
     if config.model.pretrained is not None:
         # The backbone loads the file with strict keys and shapes; one class is enough to build the network.
+        # Keys first: a file of another architecture is better named by its keys than by its hash.
         build_method(config, 1)
+    check_weights(config, from_scratch=from_scratch)
+
+
+def check_weights(config: RunConfig, *, from_scratch: bool = False) -> None:
+    """Refuse ImageNet weights other than the expected file of the architecture
+    (:func:`reid.backbones.pretrained.check_weights_file`), and a paper-profile run without any unless
+    ``from_scratch``: the papers fine-tune ImageNet weights, so such a run would not reproduce them. The smoke
+    profile trains from scratch by design.
+
+    Raises:
+        PretrainedWeightsError: a file that is not the expected one (``$REID_PRETRAINED_ANY_HASH=1`` accepts it).
+        ConfigError: a paper-profile run with no weights file, naming where one is looked for and ``--from-scratch``.
+    """
+    config = with_pretrained(config)
+    arch = config.model.arch
+    if config.model.pretrained is not None:
+        check_weights_file(arch, config.model.pretrained)
+    elif config.profile == "paper" and not from_scratch:
+        name = IMAGENET_WEIGHTS.get(arch, f"{arch}-<hash>.pth")
+        raise ConfigError(
+            f"model.pretrained of a paper-profile {config.method} run ({arch}): expected ImageNet weights, "
+            f"torchvision's {name}; none given: pass --pretrained, or set ${pretrained_env_var(arch)} to the file or "
+            f"${PRETRAINED_DIR_ENV} to a folder holding it; or pass --from-scratch to train from scratch anyway (the "
+            "record says so)"
+        )
 
 
 def check_out_dir(out_dir: Path) -> None:

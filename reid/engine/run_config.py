@@ -164,7 +164,7 @@ def _with_weights(config: RunConfig, path: str | Path) -> RunConfig:
 
 def pretrained_files(values: Sequence[str]) -> dict[str, str]:
     """One ImageNet weights file per architecture from ``--pretrained`` values: ``ARCH=PATH``; a folder holding
-    torchvision's file names (``resnet50-0676ba61.pth``, ``densenet121-a639ec97.pth``: every architecture found
+    torchvision's file names (``resnet50-19c8e357.pth``, ``densenet121-a639ec97.pth``: every architecture found
     there); or a file named that way (its architecture read from the name).
 
     Raises:

@@ -5,7 +5,8 @@ which evaluations to make of each:
 
 * ``paper`` profile: the row's method under its paper config and the row's overrides, trained
   on the real data set of each column group's setting (``train``) and evaluated with that
-  setting's protocol.
+  setting's protocol. A RegDB setting trains once per split (the first ``regdb_splits`` of the ten, each
+  evaluated on its own split's test set); the case's values are the mean over the splits, as the papers report.
 * ``smoke`` profile: the same method and overrides under the smoke profile, on the built-in
   synthetic data (:data:`reid.profiles.SMOKE_STAND_IN`): image settings on the SYSU-shaped synthetic
   set, HITSZ-VCM settings on the synthetic tracklets, each with its own protocol and options.
@@ -31,14 +32,41 @@ from pathlib import Path
 from typing import Any
 
 from reid.config import RunConfig
+from reid.data.datasets.regdb import REGDB_TRIALS
 from reid.engine.run_config import build_run_config
 from reid.errors import ConfigError, GoldenError, ReidError
 from reid.golden import PAPERS, Golden, GoldenRow, GoldenTable, Setting
 from reid.methods import list_methods, method_class
 from reid.profiles import PROFILES, build_config
 
-REGDB_TRIAL = 1
-"""The RegDB split a paper-profile case trains on (the papers average 10 separately trained splits)."""
+REGDB_SPLITS = len(REGDB_TRIALS)
+"""RegDB splits a paper-profile case trains on a RegDB setting by default: all ten, each its own training, the
+case's numbers their mean (as every paper reports RegDB); ``--regdb-splits N`` takes the first N."""
+
+
+def check_regdb_splits(regdb_splits: int) -> int:
+    """``regdb_splits`` when it is a valid ``--regdb-splits``, 1 to :data:`REGDB_SPLITS`.
+
+    Raises:
+        ConfigError: naming the flag and the range.
+    """
+    if isinstance(regdb_splits, bool) or not isinstance(regdb_splits, int) or not 1 <= regdb_splits <= REGDB_SPLITS:
+        raise ConfigError(f"--regdb-splits {regdb_splits!r}: expected an integer from 1 to {REGDB_SPLITS} (the "
+                          f"first N of RegDB's {REGDB_SPLITS} splits, each trained; default {REGDB_SPLITS})")
+    return regdb_splits
+
+
+def regdb_splits_note(splits: Sequence[int]) -> str:
+    """What a case's RegDB numbers are, in words: ``RegDB: mean of 10 splits``, ``RegDB: mean of splits 1-3 (3 of
+    10)`` or ``RegDB: split 1 only (1 of 10)``."""
+    ordered = sorted(splits)
+    if len(ordered) == 1:
+        return f"RegDB: split {ordered[0]} only (1 of {REGDB_SPLITS})"
+    if len(ordered) == REGDB_SPLITS:
+        return f"RegDB: mean of {REGDB_SPLITS} splits"
+    contiguous = ordered == list(range(ordered[0], ordered[-1] + 1))
+    named = f"{ordered[0]}-{ordered[-1]}" if contiguous else ", ".join(map(str, ordered))
+    return f"RegDB: mean of splits {named} ({len(ordered)} of {REGDB_SPLITS})"
 
 
 @dataclass(frozen=True)
@@ -118,10 +146,13 @@ class Training:
         config: the training run's config.
         evaluations: one per distinct evaluation of the row's settings; one whose data and protocol are the
             run's own is read from the run record, the others evaluate the run's checkpoint.
+        split: the RegDB split (1-based) it trains and is evaluated on, one of several whose mean is the settings'
+            value (paper profile); ``None`` when the settings' value is this training's alone.
     """
 
     config: RunConfig
     evaluations: tuple[Evaluation, ...]
+    split: int | None = None
 
 
 def plan(
@@ -133,11 +164,13 @@ def plan(
     extra_overrides: Sequence[str] = (),
     pretrained: Mapping[str, str] | None = None,
     environ: Mapping[str, str] | None = None,
+    regdb_splits: int = REGDB_SPLITS,
 ) -> list[Training]:
     """The trainings and evaluations that produce every runnable value of ``case``'s row.
 
     Every config comes from :func:`~reid.engine.run_config.build_run_config`: one per setting (its data set,
-    protocol and options), and one per training data set.
+    protocol and options), and one per training data set; in the paper profile a RegDB setting trains on each of
+    the first ``regdb_splits`` splits (``trial=1..N``), each its own training and evaluated on its own split.
 
     Args:
         case: a row whose :meth:`Case.skip_reason` is ``None``.
@@ -149,10 +182,16 @@ def plan(
         pretrained: ImageNet weights file per architecture (:func:`~reid.engine.run_config.pretrained_files`); each
             config takes its own architecture's.
         environ: where ``$REID_DATA_ROOT`` is read (default ``os.environ``).
+        regdb_splits: how many RegDB splits a paper-profile RegDB setting trains (``--regdb-splits``).
 
     Returns:
-        One :class:`Training` per training data set, in the order the settings are printed.
+        One :class:`Training` per training data set (per data set and split for RegDB in the paper profile), in
+        the order the settings are printed.
+
+    Raises:
+        ConfigError: ``regdb_splits`` outside 1..10.
     """
+    check_regdb_splits(regdb_splits)
     row = case.row
     overrides = (*row.profile_overrides(profile), *extra_overrides)
 
@@ -161,18 +200,19 @@ def plan(
                                 pretrained=pretrained, **where)
 
     own_dataset = build_config(row.method, profile).data.dataset
-    groups: dict[str, list[tuple[str, RunConfig]]] = {}
+    groups: dict[tuple[str, int | None], list[tuple[str, RunConfig]]] = {}
     for group in case.table.columns:
         setting = golden.settings[group.setting]
         if not setting.runnable or not any((group.setting, m) in row.values for m in group.metrics):
             continue
-        config = build(setting=setting, data_options=_data_options(profile, setting))
-        groups.setdefault(config.data.dataset, []).append((group.setting, config))
+        for split in _splits(profile, setting, regdb_splits):
+            config = build(setting=setting, data_options=_data_options(split))
+            groups.setdefault((config.data.dataset, split), []).append((group.setting, config))
 
     trainings = []
-    for dataset, entries in groups.items():
+    for (dataset, split), entries in groups.items():
         if dataset == own_dataset:  # the profile's own evaluation; the settings evaluate the model
-            training = build(dataset=dataset, data_options=_data_options(profile, golden.settings[entries[0][0]]))
+            training = build(dataset=dataset, data_options=_data_options(split))
         else:
             training = entries[0][1]
         merged: list[tuple[list[str], RunConfig]] = []
@@ -183,13 +223,19 @@ def plan(
             else:
                 merged.append(([key], config))
         evaluations = tuple(Evaluation(tuple(keys), config) for keys, config in merged)
-        trainings.append(Training(config=training, evaluations=evaluations))
+        trainings.append(Training(config=training, evaluations=evaluations, split=split))
     return trainings
 
 
-def _data_options(profile: str, setting: Setting) -> Mapping[str, Any] | None:
-    """The data set options of a paper-profile case on ``setting``: RegDB's split :data:`REGDB_TRIAL`."""
-    return {"trial": REGDB_TRIAL} if profile == "paper" and setting.train == "regdb" else None
+def _splits(profile: str, setting: Setting, regdb_splits: int) -> tuple[int | None, ...]:
+    """The RegDB splits a paper-profile case trains on ``setting`` (the first ``regdb_splits``), else ``(None,)``: the
+    smoke profile's RegDB stand-in is the synthetic set, one training."""
+    return REGDB_TRIALS[:regdb_splits] if profile == "paper" and setting.train == "regdb" else (None,)
+
+
+def _data_options(split: int | None) -> Mapping[str, Any] | None:
+    """The data set options of a training on RegDB split ``split`` (``None``: the profile's)."""
+    return None if split is None else {"trial": split}
 
 
 def check_reproduce_row(table: GoldenTable, index: int) -> str:

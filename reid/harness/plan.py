@@ -3,10 +3,11 @@ full size on CPU (``reid plan --check``).
 
 Every runnable row of the chosen tables is planned (:func:`reid.harness.cases.plan`); each distinct training is
 listed once, by config fingerprint, with the rows that use it, and the stage it starts from (CMMP's pre-training)
-is a training of its own. Its cost: epochs x training images per epoch x training FLOPs per image, the FLOPs
-counted by ``torch.utils.flop_counter`` on one forward and backward of the method's own training step at the
-config's resolution, over a throughput stated in TFLOP/s (:data:`DEFAULT_TFLOPS`, an assumption until a GPU
-measures it). Evaluation is not priced (one pass over the test images per evaluation, small beside training).
+is a training of its own, and so is each RegDB split a paper-profile RegDB setting trains. Its cost: epochs x
+training images per epoch x training FLOPs per image, the FLOPs counted by ``torch.utils.flop_counter`` on one
+forward and backward of the method's own training step at the config's resolution, over a throughput stated in
+TFLOP/s (:data:`DEFAULT_TFLOPS`, an assumption until a GPU measures it). Evaluation is not priced (one pass over
+the test images per evaluation, small beside training).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from reid.data.pipeline import apply_views
 from reid.data.sample import Modality
 from reid.engine.run import build_method
 from reid.golden import Golden
-from reid.harness.cases import plan, table_cases
+from reid.harness.cases import REGDB_SPLITS, check_regdb_splits, plan, table_cases
 from reid.methods import method_class
 
 DEFAULT_TFLOPS = 50.0
@@ -60,6 +61,11 @@ class PlannedTraining:
     epochs: int = 0
     images_per_epoch: int = 0
     flops_per_image: float = 0.0
+
+    @property
+    def split(self) -> int | None:
+        """The RegDB split it trains on (a paper-profile RegDB setting trains each of its splits), else ``None``."""
+        return self.config.data.options.get("trial") if self.config.data.dataset == "regdb" else None
 
     @property
     def flops(self) -> float:
@@ -156,13 +162,23 @@ def check_config(config: RunConfig) -> None:
 
 
 def plan_tables(
-    golden: Golden, papers: Sequence[str], *, profile: str, tables: Sequence[int] | None = None
+    golden: Golden,
+    papers: Sequence[str],
+    *,
+    profile: str,
+    tables: Sequence[int] | None = None,
+    regdb_splits: int = REGDB_SPLITS,
 ) -> tuple[dict[tuple[str, int], list[str]], dict[str, PlannedTraining]]:
-    """Every distinct training of the runnable rows of ``papers`` (their ``tables``).
+    """Every distinct training of the runnable rows of ``papers`` (their ``tables``); a paper-profile RegDB setting
+    needs one training per split, its first ``regdb_splits`` (``--regdb-splits``).
 
     Returns:
         ``(per (paper, table number): the fingerprints it needs, fingerprint -> PlannedTraining)``, stages included.
+
+    Raises:
+        ConfigError: ``regdb_splits`` outside 1..10.
     """
+    check_regdb_splits(regdb_splits)
     per_table: dict[tuple[str, int], list[str]] = {}
     trainings: dict[str, PlannedTraining] = {}
     for paper in papers:
@@ -173,7 +189,7 @@ def plan_tables(
             for case in table_cases(golden, paper, table.table):
                 if case.skip_reason() is not None:
                     continue
-                for training in plan(case, golden, profile, environ={}):
+                for training in plan(case, golden, profile, environ={}, regdb_splits=regdb_splits):
                     for key in _with_stages(training.config, trainings):
                         if key not in needed:
                             needed.append(key)
@@ -227,10 +243,38 @@ def table_hours(
     return tables, papers
 
 
+def split_stand_ins(trainings: dict[str, PlannedTraining]) -> dict[str, str]:
+    """Fingerprint -> the fingerprint whose check stands for it: a training that differs from an earlier one only in
+    its RegDB split (``data.options.trial``) and not in its data set's published identity count.
+
+    The split changes which images are read, and a check reads none: it builds the network from the method's
+    config and the published identity count (206 on every RegDB split) and steps it on random images at the
+    config's resolution, so a split that changes neither checks exactly what another split's check did.
+    """
+    first: dict[str, str] = {}
+    stand_ins: dict[str, str] = {}
+    for key, planned in trainings.items():
+        config = planned.config
+        if planned.split is not None:
+            options = {k: v for k, v in config.data.options.items() if k != "trial"}
+            config = dataclasses.replace(config, data=dataclasses.replace(config.data, options=options))
+        same = repr((fingerprint(config), train_counts(planned.config)))
+        if same in first:
+            stand_ins[key] = first[same]
+        else:
+            first[same] = key
+    return stand_ins
+
+
 def check_all(trainings: dict[str, PlannedTraining]) -> dict[str, str | None]:
-    """:func:`check_config` for every training: fingerprint -> ``None`` (ok) or the error, each config checked."""
+    """:func:`check_config` for every training: fingerprint -> ``None`` (ok) or the error. Each config is checked
+    but another RegDB split of one already checked, which takes that check's outcome (:func:`split_stand_ins`)."""
+    stand_ins = split_stand_ins(trainings)
     results: dict[str, str | None] = {}
     for key, planned in trainings.items():
+        if key in stand_ins:
+            results[key] = results[stand_ins[key]]
+            continue
         try:
             check_config(planned.config)
             results[key] = None

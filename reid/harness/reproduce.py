@@ -1,6 +1,7 @@
 """One benchmark case from start to verdict: skip or plan, run, compare, write the result.
 
-``paper`` profile: compared with the paper's numbers within the golden tolerances. ``smoke``
+``paper`` profile: compared with the paper's numbers within the golden tolerances (a RegDB setting's values:
+the mean over the splits run, each trained on its own). ``smoke``
 profile: compared with the band of the table's smoke recording over seeds
 (:mod:`reid.harness.smoke_golden`) and with sanity bounds (values in range, a rising CMC, rank-1 and
 mAP well above those of random features on the same trials).
@@ -11,12 +12,13 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from reid.data.datasets import SYNTHETIC
 from reid.engine.run_config import DATA_ROOT_ENV
 from reid.errors import ConfigError, GoldenError
 from reid.golden import Golden
-from reid.harness.cases import Case, Training, plan, table_cases
+from reid.harness.cases import REGDB_SPLITS, Case, Training, plan, regdb_splits_note, table_cases
 from reid.harness.compare import (
     SANITY_MAP_FACTOR,
     SANITY_RANK1_FACTOR,
@@ -75,9 +77,13 @@ def reproduce_case(
     rank1_factor: float = SANITY_RANK1_FACTOR,
     map_factor: float = SANITY_MAP_FACTOR,
     from_scratch: bool = False,
+    regdb_splits: int = REGDB_SPLITS,
 ) -> CaseResult:
     """Run ``case`` under ``profile`` and return (and write) its result; ``from_scratch`` allows paper-profile
     trainings without ImageNet weights (``--from-scratch``, :func:`reid.engine.run.check_weights`).
+
+    ``regdb_splits``: a paper-profile RegDB setting trains its first N splits, and the mean over them is what is
+    compared with the paper (``--regdb-splits``; the result's ``regdb_splits`` says how many ran).
 
     ``rank1_factor``, ``map_factor``: the smoke sanity bound, in multiples of random features' rank-1
     and mAP on the same trials (:func:`~reid.harness.compare.sanity_problems`).
@@ -96,7 +102,8 @@ def reproduce_case(
     path = result_path(runs_dir, case.table.paper, case.table.table, case.slug)
     reason = case.skip_reason()
     trainings = [] if reason is not None else plan(case, golden, profile, data_root=data_root,
-                                                    extra_overrides=extra_overrides, pretrained=pretrained)
+                                                    extra_overrides=extra_overrides, pretrained=pretrained,
+                                                    regdb_splits=regdb_splits)
     reason = reason or missing_data(trainings)
     if reason is not None:
         result = CaseResult(**base, outcome="skipped", reason=reason, expected_source=None)
@@ -148,9 +155,26 @@ def reproduce_case(
         runs={fp: str(runs_dir / fp) for fp in runs.records},
         evaluations={key: dict(r.evaluation) for key, r in runs.settings.items()},
         wall_time_s=runs.wall_time_s,
+        regdb_splits=regdb_splits_summary(runs.settings),
+        test_selection={key: dict(r.test_selection) for key, r in runs.settings.items() if r.test_selection} or None,
     )
     write_result(path, result)
     return result
+
+
+def regdb_splits_summary(settings: Mapping[str, SettingResult]) -> dict[str, Any] | None:
+    """A case result's ``regdb_splits`` (:class:`~reid.harness.result.CaseResult`): how many splits the settings'
+    means are over, in words and per split; ``None`` when no setting is a mean over splits."""
+    averaged = {key: result for key, result in settings.items() if result.per_split}
+    if not averaged:
+        return None
+    splits = sorted({split for result in averaged.values() for split in result.per_split})
+    per_split = {
+        key: {str(split): {"run": one.run_fingerprint, "metrics": dict(one.metrics)}
+              for split, one in result.per_split.items()}
+        for key, result in averaged.items()
+    }
+    return {"note": regdb_splits_note(splits), "splits": splits, "of": REGDB_SPLITS, "per_split": per_split}
 
 
 def _against_smoke_golden(

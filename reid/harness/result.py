@@ -39,6 +39,13 @@ class CaseResult:
         runs: training run fingerprint -> its run folder.
         evaluations: setting -> the evaluation dict (protocol options, splits, features, CMC per trial).
         wall_time_s: training and evaluation time of the runs (as recorded when they were made).
+        regdb_splits: when the case's RegDB values are means over separately trained splits (paper profile):
+            ``note`` (``"RegDB: mean of 10 splits"``, ``"RegDB: split 1 only (1 of 10)"``), ``splits`` (the 1-based
+            splits run), ``of`` (RegDB's 10) and ``per_split``: setting -> split -> ``run`` (fingerprint) and
+            ``metrics``; ``None`` otherwise (and in results written before it was recorded).
+        test_selection: setting -> what the released code's selection on the test set would have reported instead
+            of the last epoch (``rule``, ``epoch``, ``evaluated_epochs``, ``metrics``, ``last_metrics``, ``gain``;
+            reid/engine/selection.py), for the settings whose runs evaluated during training; ``None`` when none did.
         format: the layout version.
     """
 
@@ -55,6 +62,8 @@ class CaseResult:
     runs: dict[str, str] = field(default_factory=dict)
     evaluations: dict[str, Any] = field(default_factory=dict)
     wall_time_s: float = 0.0
+    regdb_splits: dict[str, Any] | None = None
+    test_selection: dict[str, Any] | None = None
     format: int = RESULT_FORMAT
 
     def to_dict(self) -> dict[str, Any]:
@@ -78,6 +87,13 @@ class CaseResult:
                 raise ArtifactError(path, "a string", key)
         if not isinstance(data.get("table"), int):
             raise ArtifactError(path, "an integer", "table")
+        splits = data.get("regdb_splits")
+        if splits is not None and not (isinstance(splits, Mapping) and isinstance(splits.get("note"), str)):
+            raise ArtifactError(path, "null or an object with a string 'note'", "regdb_splits")
+        selections = data.get("test_selection")
+        if selections is not None and not (isinstance(selections, Mapping) and all(
+                isinstance(v, Mapping) and isinstance(v.get("gain"), Mapping) for v in selections.values())):
+            raise ArtifactError(path, "null or an object of settings, each with a 'gain' object", "test_selection")
         return cls(**{k: data[k] for k in names if k in data})
 
 

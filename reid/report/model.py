@@ -55,6 +55,11 @@ class RowView:
     reason: str | None
     problems: list[str]
     runs: list[str]
+    regdb_note: str | None = None
+    """How many RegDB splits the row's RegDB values are the mean of (``RegDB: mean of 10 splits``), when they are."""
+    selection_notes: list[str] = field(default_factory=list)
+    """Per setting, what selecting the epoch on the test set as the released code does would have reported
+    (:func:`selection_note`); empty when the runs did not evaluate during training."""
 
 
 @dataclass(frozen=True)
@@ -157,7 +162,25 @@ def _row_view(table: GoldenTable, row: GoldenRow, result: CaseResult | None) -> 
         cells.append(CellView(setting, metric, paper, ours, tolerance, verdict))
     return RowView(row=row, cells=cells, outcome=result.outcome if result else None,
                    reason=result.reason if result else None, problems=list(result.problems) if result else [],
-                   runs=list(result.runs) if result else [])
+                   runs=list(result.runs) if result else [],
+                   regdb_note=result.regdb_splits["note"] if result and result.regdb_splits else None,
+                   selection_notes=[selection_note(setting, picked)
+                                    for setting, picked in sorted((result.test_selection or {}).items())]
+                   if result else [])
+
+
+def selection_note(setting: str, picked: Mapping[str, Any]) -> str:
+    """One line: the gain the released code's test-set selection would have reported over our last epoch.
+
+    E.g. ``sysu_all_single: test-set selection (best trial-0 rank-1 of 41 evaluations, epoch 62) would report
+    rank-1 +1.20, mAP +0.85 over the last epoch``.
+    """
+    gain = picked["gain"]
+    epoch = picked["epoch"]
+    where = f"epoch {epoch + 1}" if isinstance(epoch, int) else "per split"
+    parts = ", ".join(f"{name} {gain[name]:+.2f}" for name in ("rank1", "mAP") if gain.get(name) is not None)
+    return (f"{setting}: test-set selection (best trial-0 rank-1 of {picked['evaluated_epochs']} evaluations, "
+            f"{where}) would report {parts} over the last epoch")
 
 
 def _claim_view(golden: Golden, claim: Claim, views: Mapping[int, TableView]) -> ClaimView:
