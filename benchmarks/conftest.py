@@ -18,7 +18,8 @@ CI selection (``--smoke-selection=ci``, :func:`ci_selection`): per registered me
 that trains the method's most shared smoke config (one training per method: runs are cached by
 fingerprint); rows that do not run (reference, not applicable, not yet implemented) stay collected
 and skip with their reason, so every table shows whole; plus every method's broken controls
-(test_controls.py), which must fail the sanity bound. Each smoke case is in the ``xdist_group`` of
+(test_controls.py), which must fail the sanity bound, except those known not to be caught (marker
+``blind_control``, run by the full smoke set). Each smoke case is in the ``xdist_group`` of
 its first training's fingerprint (:meth:`Bench.group`), so ``-n 2 --dist loadgroup`` keeps the rows of
 one training on one worker instead of leaving a worker waiting on the other's run lock.
 
@@ -200,7 +201,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         case = item.callspec.params.get("case") if hasattr(item, "callspec") else None
         runs = case is not None and case.skip_reason() is None
         key = (case.table.paper, case.table.table, case.id) if case is not None else None
-        (keep if not runs or key in selected else drop).append(item)
+        blind = item.get_closest_marker("blind_control") is not None  # known not caught: the full smoke set runs it
+        (keep if (not runs or key in selected) and not blind else drop).append(item)
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep

@@ -45,7 +45,8 @@ def data_parent(tmp_path_factory) -> Path:
     """A folder holding a miniature tree of every real data set in its official layout, as ``<name>/``."""
     root = tmp_path_factory.mktemp("data")
     make_sysu_tree(root / "sysu_mm01", small_sysu_spec())
-    make_regdb_tree(root / "regdb", RegDBSpec())
+    # Every split: a paper-profile RegDB setting trains and evaluates each of the ten.
+    make_regdb_tree(root / "regdb", RegDBSpec(trials=tuple(range(1, 11))))
     make_llcm_tree(root / "llcm", small_llcm_spec())
     make_vcm_tree(root / "hitsz_vcm", small_vcm_spec())
     return root
