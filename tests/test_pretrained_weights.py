@@ -30,17 +30,8 @@ from reid.engine.run import check_weights, preflight, run
 from reid.engine.run_config import WEIGHT_ARCHS
 from reid.errors import ConfigError
 from reid.profiles import build_config
+from tests.test_cli import TINY  # the smoke profile shrunk to seconds; "profile='paper'" makes it a paper run
 
-# The smoke profile shrunk to seconds (tests/test_cli.py's TINY); "profile='paper'" makes it a paper-profile run.
-TINY = (
-    "model.non_local=False",
-    "optim.epochs=1",
-    "optim.warmup_epochs=1",
-    "optim.milestones=()",
-    "data.options={'seed': 0, 'num_train_ids': 6, 'num_test_ids': 4, 'images_per_camera': (1, 2)}",
-    "eval.protocol_options.num_trials=1",
-    "data.num_ids_per_batch=4",
-)
 _names = itertools.count()
 
 
