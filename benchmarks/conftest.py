@@ -9,7 +9,8 @@ Options: ``--gpu`` (paper profile on CUDA; without a CUDA device it is a usage e
 ``$REID_DATA_ROOT``: the folder holding ``sysu_mm01/``, ``regdb/``, ...; missing data skips
 with the path expected), ``--runs-dir`` (where runs, their cache and case results go),
 ``--pretrained`` (ImageNet weights file for paper runs; a paper run without one is refused unless
-``--from-scratch``), ``--regdb-splits N`` (paper profile: a RegDB setting trains its first N of the 10
+``--from-scratch``), ``--report-dir`` (where the report is rendered at the session's end; default
+``reports/``, as ``reid report``), ``--regdb-splits N`` (paper profile: a RegDB setting trains its first N of the 10
 splits, each on its own, and its case compares their mean; default 10), ``--smoke-selection ci|all``.
 
 Markers: the paper key (``-m xiv``) and ``table<N>`` (``-m "xiv and table4"``).
@@ -25,6 +26,12 @@ one training on one worker instead of leaving a worker waiting on the other's ru
 
 Smoke cases run with any thread count (xdist workers take one torch thread each): a smoke verdict
 is statistical (reid.harness.smoke_golden), not a bitwise match with one machine's recording.
+
+Fresh after every run: at the session's end (under pytest-xdist on the controller, once every worker has written
+its case results) the HTML report of the profile and its verdicts (``verdicts.csv``, ``verdicts.json``) are rendered
+from the case results in the runs folder, as ``reid report`` renders them, and the terminal summary names the index
+page. Nothing is rendered without a case result of the profile, nor for ``--collect-only``; a rendering error is a
+warning line in the summary and leaves the outcome and the exit status as they are.
 """
 
 from __future__ import annotations
@@ -41,13 +48,17 @@ from reid.golden import PAPERS, Golden, load_golden
 from reid.harness.cases import REGDB_SPLITS, Case, check_regdb_splits, plan, table_cases
 from reid.harness.controls import ControlNotCaughtError, ci_control_problems
 from reid.harness.reproduce import KNOWN_BELOW_BOUND, reproduce_case
+from reid.harness.result import load_results
 from reid.harness.selection import ci_selection
+from reid.report import render_results
 
 if os.environ.get("PYTEST_XDIST_WORKER"):
     set_threads(1)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 MAX_TABLES = 12
+SESSION_REPORT = pytest.StashKey[str]()
+"""The terminal summary's line about the report rendered at the session's end."""
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -71,6 +82,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--from-scratch", action="store_true",
                     help="let paper-profile runs start from scratch when no ImageNet weights file is found (refused "
                          "otherwise; a file that is found is still used)")
+    group.addoption("--report-dir", default=str(REPO_ROOT / "reports"), metavar="DIR",
+                    help="where the report of the session's profile is rendered at its end (default reports/, as "
+                         "reid report)")
     group.addoption("--regdb-splits", type=int, default=REGDB_SPLITS, metavar="N",
                     help=f"paper profile: a RegDB setting trains its first N splits, 1 to {REGDB_SPLITS}, each on its "
                          f"own, and compares their mean with the paper's (default {REGDB_SPLITS}, as the papers)")
@@ -206,3 +220,41 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
+
+
+def render_session_report(golden: Golden, profile: str, runs_dir: Path, report_dir: Path) -> str | None:
+    """Render the report of ``profile`` from the case results under ``runs_dir`` into ``report_dir``.
+
+    Returns:
+        The terminal summary's line: the index page's path, or a warning naming the error when rendering failed;
+        ``None`` when ``runs_dir`` holds no case result of ``profile`` (nothing rendered).
+    """
+    try:
+        if not any(result.profile == profile for result in load_results(runs_dir)):
+            return None
+        written = render_results(golden, profile, runs_dir, report_dir)
+    except Exception as err:  # the report is a by-product: its failure must not hide or change the cases' outcome
+        return f"WARNING: the {profile} report was not rendered into {report_dir}: {type(err).__name__}: {err}"
+    exports = ", ".join(path.name for path in written if path.suffix != ".html")
+    return f"{profile} report: {written[0]} (verdicts: {exports})"
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    config = session.config
+    # An xdist worker has written only its own cases: the controller renders once, after all of them.
+    if hasattr(config, "workerinput") or config.getoption("collectonly"):
+        return
+    try:
+        bench = _bench(config)
+    except Exception as err:  # e.g. a golden file that does not load: said in the summary, the exit status stays
+        config.stash[SESSION_REPORT] = f"WARNING: the report was not rendered: {type(err).__name__}: {err}"
+        return
+    line = render_session_report(bench.golden, bench.profile, bench.runs_dir, Path(config.getoption("--report-dir")))
+    if line is not None:
+        config.stash[SESSION_REPORT] = line
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, exitstatus: int, config: pytest.Config) -> None:
+    line = config.stash.get(SESSION_REPORT, None)
+    if line is not None:
+        terminalreporter.write_line(line, yellow=line.startswith("WARNING"), bold=True)

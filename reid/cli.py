@@ -405,6 +405,9 @@ def _overrides_argument(parser: argparse.ArgumentParser, help_text: str) -> None
 DEFAULT_BENCH_RUNS = Path("runs") / "benchmarks"
 """Runs folder of ``reid reproduce`` / ``reid report`` / ``reid record-smoke`` (as ``pytest benchmarks``)."""
 
+DEFAULT_REPORT_DIR = Path("reports")
+"""Report folder of ``reid reproduce`` / ``reid report`` (``pytest benchmarks --report-dir``: the repository's)."""
+
 
 def _render(golden: Any, profile: str, runs_dir: Path, out: Path) -> list[Path]:
     from reid.report import render_results
@@ -436,7 +439,10 @@ def _report(args: argparse.Namespace) -> int:
     from reid.golden import load_golden
 
     written = _render(load_golden(), args.profile, Path(args.runs) / args.profile, Path(args.report))
-    print(f"wrote {len(written)} pages: {written[0]}")
+    pages = [path for path in written if path.suffix == ".html"]
+    print(f"wrote {len(pages)} pages and the verdicts ({', '.join(p.name for p in written if p not in pages)}) "
+          f"into {Path(args.report)}")
+    print(f"report: {written[0]}")  # render_results writes index.html first
     return 0
 
 
@@ -533,7 +539,8 @@ def _add_bench_folders(parser: argparse.ArgumentParser, *, report: bool) -> None
     parser.add_argument("--runs", default=str(DEFAULT_BENCH_RUNS), metavar="DIR",
                         help="runs folder (default runs/benchmarks; each profile in DIR/<profile>)")
     if report:
-        parser.add_argument("--report", default="reports", metavar="DIR", help="report folder (default reports)")
+        parser.add_argument("--report", default=str(DEFAULT_REPORT_DIR), metavar="DIR",
+                            help=f"report folder (default {DEFAULT_REPORT_DIR})")
 
 
 def method_options_text(method: str) -> str:

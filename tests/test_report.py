@@ -37,24 +37,31 @@ def test_every_paper_gets_a_page_and_the_index_links_them(pages):
     assert 'href="mscmnet.html"' in html["index.html"]
 
 
-def test_the_table_shows_paper_value_ours_difference_and_verdict(pages):
+def test_a_smoke_cell_shows_ours_against_the_band_and_the_paper_value_as_context(pages):
     report, html, _ = pages
     page = html["mscmnet.html"]
     row = report.papers[0].tables[0].rows[0]
     cell = row.cells[0]
-    assert cell.verdict == "within" and cell.ours is not None
+    assert cell.verdict == "within" and cell.ours is not None and cell.basis == "smoke"
+    low, high = cell.band
+    assert low <= cell.ours <= high and cell.paper == 47.5
+    assert cell.difference is None  # no difference against the paper coloured by a smoke verdict
     assert f'<span class="ours">{cell.ours:.2f}</span>' in page
-    assert f'<span class="diff">{cell.ours - 47.5:+.2f}</span>' in page
+    assert f'<span class="band">band {low:.1f}-{high:.1f}</span>' in page
+    assert "paper 47.5</span>" in page and 'class="diff"' not in page
     assert 'class="num within"' in page and 'class="num reference"' in page
     assert "Smoke profile." in page  # the smoke banner says these are not paper reproductions
+    # a setting on a real data set runs on its synthetic stand-in, and its column head says so
+    assert "<th colspan=\"2\">sysu_all_single (synthetic stand-in)</th>" in page
 
 
-def test_claims_audit_checks_the_paper_and_our_runs(pages):
+def test_claims_audit_checks_the_paper_but_not_smoke_runs(pages):
     report, html, _ = pages
     (claim,) = report.papers[0].claims
     assert claim.paper_quantity == pytest.approx(7.25) and claim.paper_agrees is True
-    assert claim.our_quantity is None  # DDAG is a reference row: the claim cannot be checked on our runs
+    assert claim.checked is False and claim.our_quantity is None and claim.our_agrees is None
     assert "DDAG beats AGW by 7.25 rank-1" in html["mscmnet.html"]
+    assert "not checked under the smoke profile" in html["mscmnet.html"]
 
 
 def test_runs_show_weights_selection_environment_and_cmc_curves(pages):
@@ -165,3 +172,95 @@ def test_a_row_says_what_test_set_selection_would_have_reported(tiny_golden, tmp
     path.write_text(json.dumps(result.to_dict() | {"test_selection": {"sysu_all_single": 1.2}}))
     with pytest.raises(ArtifactError, match="test_selection"):
         load_results(tmp_path)
+
+
+EVALUATION = {"primary_feature": "bn", "splits": [],
+              "features": {"bn": {"mean": {"rank1": 20.0, "mAP": 21.0}, "trials": []}}}
+
+
+def _smoke_result(case, outcome, cells, problems=()):
+    return CaseResult(paper="mscmnet", table=1, row=case.id, label=case.row.label, profile="smoke",
+                      outcome=outcome, reason=None, expected_source="golden/smoke/mscmnet_table1.json",
+                      cells=cells, problems=list(problems),
+                      evaluations={"sysu_all_single": EVALUATION, "sysu_indoor_single": EVALUATION})
+
+
+def _band_cells(paper_values):
+    # ours inside a band centred on 18 (half-width 8) for every cell, far from the paper's values
+    return [{"setting": s, "metric": m, "expected": 18.0, "ours": EVALUATION["features"]["bn"]["mean"][m],
+             "tolerance": 8.0, "verdict": "within", "paper": paper_values[(s, m)]}
+            for s, m in (("sysu_all_single", "rank1"), ("sysu_all_single", "mAP"),
+                         ("sysu_indoor_single", "rank1"), ("sysu_indoor_single", "mAP"))]
+
+
+def _render(tiny_golden, tmp_path, result, profile="smoke"):
+    case, _ = table_cases(tiny_golden, "mscmnet", 1)
+    write_result(result_path(tmp_path / "runs", "mscmnet", 1, case.slug), result)
+    report = build_report(tiny_golden, load_results(tmp_path / "runs"), profile=profile, runs_dir=tmp_path / "runs")
+    written = {p.name: p.read_text() for p in render_report(report, tmp_path / "out")}
+    return report, written
+
+
+def _index_row(index):
+    (row,) = re.findall(r'<tr>\s*<td><a href="mscmnet.html">mscmnet</a></td>(.*?)</tr>', index, re.S)
+    return [int(n) for n in re.findall(r'<td class="num[^"]*">(\d+)</td>', row)]
+
+
+@pytest.mark.parametrize(
+    ("outcome", "cells", "problems", "verdict"),
+    [("passed", "band", [], "within"),
+     # failed on the sanity bound with every cell inside its band
+     ("failed", "band", ["rank-1 15.0 below the sanity bound"], "within"),
+     # failed on a stale recording: nothing compared, the cells ran but are unchecked
+     ("failed", "none", ["the smoke recording of row 'x' is stale"], "unchecked")],
+)
+def test_cell_colours_row_outcome_page_and_index_counts_agree(tiny_golden, tmp_path, outcome, cells, problems,
+                                                              verdict):
+    case, _ = table_cases(tiny_golden, "mscmnet", 1)
+    result = _smoke_result(case, outcome, _band_cells(case.row.values) if cells == "band" else [], problems)
+    report, html = _render(tiny_golden, tmp_path, result)
+    paper = report.papers[0]
+    row, reference = paper.tables[0].rows
+    assert row.outcome == outcome and row.state == outcome and reference.state is None
+    assert [c.verdict for c in row.cells] == [verdict] * 4
+    assert all(c.difference is None for c in row.cells)  # nothing is measured against the paper in smoke
+    # rows by outcome, cells by verdict: a failed row is never counted as fine
+    assert paper.count_rows("failed") == (outcome == "failed")
+    assert paper.count_rows("passed") == (outcome == "passed")
+    assert paper.count(verdict) == 4 and paper.count("outside") == 0
+    # the index: tables, rows, then rows by outcome (passed failed error skipped not_run), cells by verdict
+    counts = _index_row(html["index.html"])
+    assert counts[:7] == [1, 2, outcome == "passed", outcome == "failed", 0, 0, 0]
+    assert counts[7:] == [4 * (verdict == "within"), 0, 4 * (verdict == "unchecked"), 0, 4, 0]
+    page = html["mscmnet.html"]
+    assert f'<td class="outcome-{outcome}">{outcome}' in page
+    assert page.count(f'class="num {verdict}"') == 4
+    for problem in problems:
+        assert f'<span class="no">{problem}</span>'.replace("'", "&#39;") in page
+    if cells == "band":
+        assert '<span class="band">band 10.0-26.0</span>' in page and "paper 47.5</span>" in page
+    # the claims audit does not judge smoke numbers against the paper's claims
+    assert "not checked under the smoke profile" in page and paper.claims[0].our_agrees is None
+    assert ('<td class="num outcome-failed">1</td>' in html["index.html"]) == (outcome == "failed")
+
+
+def test_paper_pages_compare_with_the_paper_and_check_claims(tiny_golden, tmp_path):
+    case, _ = table_cases(tiny_golden, "mscmnet", 1)
+    cells = [{"setting": s, "metric": m, "expected": v, "ours": EVALUATION["features"]["bn"]["mean"][m],
+              "tolerance": 3.0, "verdict": "outside", "paper": v} for (s, m), v in case.row.values.items()]
+    result = CaseResult(paper="mscmnet", table=1, row=case.id, label=case.row.label, profile="paper",
+                        outcome="failed", reason=None, expected_source="paper", cells=cells,
+                        problems=["outside"], evaluations={"sysu_all_single": EVALUATION,
+                                                           "sysu_indoor_single": EVALUATION})
+    report, html = _render(tiny_golden, tmp_path, result, profile="paper")
+    paper = report.papers[0]
+    row = paper.tables[0].rows[0]
+    assert [c.verdict for c in row.cells] == ["outside"] * 4 and row.cells[0].band is None
+    assert row.cells[0].difference == pytest.approx(20.0 - 47.5)
+    page = html["mscmnet.html"]
+    assert '<span class="diff">-27.50</span>' in page and "stand-in" not in page
+    (claim,) = paper.claims
+    assert claim.checked and claim.our_quantity is None  # DDAG is a reference row: no value of ours
+    assert "not checked under" not in page
+    assert _index_row(html["index.html"])[:7] == [1, 2, 0, 1, 0, 0, 0]
+    assert paper.count("outside") == 4

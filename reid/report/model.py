@@ -1,13 +1,22 @@
 """The report's data: golden tables joined with case results and run records, ready for the templates.
 
 Nothing here formats HTML; :mod:`reid.report.render` does. Each printed cell gets the paper's
-value, ours (when the row ran), the difference and a verdict:
+value, ours (when the row ran), what ours was judged against and a verdict:
 
-``within`` / ``outside``   ours compared with what the case was checked against (the paper in
-                           the paper profile, the smoke recording in the smoke profile)
+``within`` / ``outside``   ours compared with what the case was checked against (the paper's value
+                           and tolerance in the paper profile; the band of the recorded smoke seeds
+                           in the smoke profile, where the paper's value is context only)
+``unchecked``              the row ran, but this cell was not compared (the case failed before any
+                           comparison: a stale or missing smoke recording)
 ``not_run``                a runnable row without a result (or a cell our code does not measure)
 ``reference``              a method we do not implement: the paper's number only
 ``not_applicable``         a row that cannot run on the data we support
+
+One verdict source: every cell's verdict, every row's outcome, the claims audit and the index
+counts come from the case results (their ``cells`` and ``outcome``), never recomputed here. Rows
+are counted by outcome and cells by verdict, so a row that failed without an ``outside`` cell (on
+the sanity bound, a stale or missing recording) counts as failed. Claims are checked on our runs
+in the paper profile only: a smoke number says nothing about a paper's claim.
 """
 
 from __future__ import annotations
@@ -23,28 +32,57 @@ from reid.errors import ArtifactError
 from reid.golden import Golden, GoldenRow, GoldenTable, claim_agrees, claim_quantity
 from reid.golden.schema import CellRef, Claim
 from reid.harness.result import CaseResult
+from reid.profiles import SMOKE_STAND_IN
 
 VERDICT_TEXT: Mapping[str, str] = {
     "within": "within tolerance",
     "outside": "outside tolerance",
+    "unchecked": "ran, not compared",
     "not_run": "not run",
     "reference": "reference only",
     "not_applicable": "not applicable",
 }
 
 
+ROW_OUTCOMES: tuple[str, ...] = ("passed", "failed", "error", "skipped", "not_run")
+"""How the index counts a paper's runnable rows: a case result's outcome, or ``not_run`` (no result)."""
+
+
 @dataclass(frozen=True)
 class CellView:
+    """One printed cell.
+
+    Attributes:
+        paper: the paper's value (what ours is judged against in the paper profile; context only in smoke).
+        ours: our value, as the case result compared it (or as evaluated, for an unchecked cell).
+        tolerance: the half-width ours was allowed: the golden tolerance (paper) or the band's (smoke).
+        verdict: the case result's verdict for the cell (module docstring).
+        expected: what ours was compared with: the paper's value (paper) or the band's centre (smoke).
+        basis: ``"paper"`` or ``"smoke"``: the profile the verdict belongs to.
+    """
+
     setting: str
     metric: str
     paper: float | None
     ours: float | None
     tolerance: float | None
     verdict: str
+    expected: float | None = None
+    basis: str = "paper"
 
     @property
     def difference(self) -> float | None:
-        return None if self.ours is None or self.paper is None else self.ours - self.paper
+        """Ours minus the paper's value, in the paper profile only (a smoke verdict says nothing about it)."""
+        if self.basis != "paper" or self.ours is None or self.paper is None:
+            return None
+        return self.ours - self.paper
+
+    @property
+    def band(self) -> tuple[float, float] | None:
+        """The smoke band ours was judged against, ``(low, high)``; ``None`` in the paper profile."""
+        if self.basis != "smoke" or self.expected is None or self.tolerance is None:
+            return None
+        return self.expected - self.tolerance, self.expected + self.tolerance
 
 
 @dataclass(frozen=True)
@@ -61,15 +99,33 @@ class RowView:
     """Per setting, what selecting the epoch on the test set as the released code does would have reported
     (:func:`selection_note`); empty when the runs did not evaluate during training."""
 
+    @property
+    def state(self) -> str | None:
+        """What the index counts the row as: its case outcome, ``not_run`` for a runnable row without a result,
+        ``None`` for a row that cannot run (reference, not applicable)."""
+        if self.outcome is not None:
+            return self.outcome
+        return "not_run" if self.row.status == "reproduce" else None
+
 
 @dataclass(frozen=True)
 class TableView:
     table: GoldenTable
     headers: list[tuple[str, list[str]]]
     rows: list[RowView]
+    labels: Mapping[str, str] = field(default_factory=dict)
+    """Setting -> its column head, when it differs from the setting's key (a smoke stand-in says so)."""
 
     def count(self, verdict: str) -> int:
+        """Cells with ``verdict``."""
         return sum(1 for row in self.rows for cell in row.cells if cell.verdict == verdict)
+
+    def count_rows(self, state: str) -> int:
+        """Rows whose :attr:`RowView.state` is ``state`` (an outcome, or ``not_run``)."""
+        return sum(1 for row in self.rows if row.state == state)
+
+    def label(self, setting: str) -> str:
+        return self.labels.get(setting, setting)
 
 
 @dataclass(frozen=True)
@@ -80,6 +136,8 @@ class ClaimView:
     our_quantity: float | None
     our_agrees: bool | None
     our_tolerance: float | None
+    checked: bool = True
+    """Whether the claim was checked on our runs: only in the paper profile (smoke numbers are not the paper's)."""
 
 
 @dataclass(frozen=True)
@@ -116,6 +174,10 @@ class PaperView:
         """Cells of every table with ``verdict``."""
         return sum(t.count(verdict) for t in self.tables)
 
+    def count_rows(self, state: str) -> int:
+        """Rows of every table whose case outcome is ``state`` (``not_run``: runnable, no result)."""
+        return sum(t.count_rows(state) for t in self.tables)
+
 
 @dataclass(frozen=True)
 class AliasView:
@@ -145,21 +207,28 @@ def _primary_mean(evaluation: Mapping[str, Any]) -> Mapping[str, Any]:
     return evaluation["features"][evaluation["primary_feature"]]["mean"]
 
 
-def _row_view(table: GoldenTable, row: GoldenRow, result: CaseResult | None) -> RowView:
+def _row_view(table: GoldenTable, row: GoldenRow, result: CaseResult | None, profile: str) -> RowView:
     checked = {(c["setting"], c["metric"]): c for c in result.cells} if result else {}
     ran = result is not None and result.outcome in ("passed", "failed")
+    basis = "smoke" if profile == "smoke" else "paper"
     cells = []
     for setting, metric in table.cells:
         paper = row.values.get((setting, metric))
         if row.status != "reproduce":
-            verdict, ours, tolerance = row.status, None, row.tolerance.get(metric)
+            tolerance = row.tolerance.get(metric) if basis == "paper" else None
+            cells.append(CellView(setting, metric, paper, None, tolerance, row.status, None, basis))
+            continue
+        check = checked.get((setting, metric)) if ran else None
+        if check is not None and check.get("ours") is not None:
+            # The case result's own comparison: its value, what it was compared with, its verdict.
+            ours, expected, tolerance, verdict = check["ours"], check["expected"], check["tolerance"], check["verdict"]
         else:
-            ours = _primary_mean(result.evaluations[setting]).get(metric) if ran and setting in result.evaluations \
-                else None
-            check = checked.get((setting, metric))
-            tolerance = check["tolerance"] if check else row.tolerance.get(metric)
-            verdict = check["verdict"] if check and ours is not None else "not_run"
-        cells.append(CellView(setting, metric, paper, ours, tolerance, verdict))
+            evaluated = ran and setting in result.evaluations
+            ours = _primary_mean(result.evaluations[setting]).get(metric) if evaluated else None
+            expected = paper if basis == "paper" else None
+            tolerance = row.tolerance.get(metric) if basis == "paper" else None
+            verdict = "unchecked" if ours is not None else "not_run"
+        cells.append(CellView(setting, metric, paper, ours, tolerance, verdict, expected, basis))
     return RowView(row=row, cells=cells, outcome=result.outcome if result else None,
                    reason=result.reason if result else None, problems=list(result.problems) if result else [],
                    runs=list(result.runs) if result else [],
@@ -183,7 +252,7 @@ def selection_note(setting: str, picked: Mapping[str, Any]) -> str:
             f"{where}) would report {parts} over the last epoch")
 
 
-def _claim_view(golden: Golden, claim: Claim, views: Mapping[int, TableView]) -> ClaimView:
+def _claim_view(golden: Golden, claim: Claim, views: Mapping[int, TableView], profile: str) -> ClaimView:
     def paper_value(ref: CellRef) -> float | None:
         return golden.cell(claim.paper, ref)
 
@@ -191,12 +260,17 @@ def _claim_view(golden: Golden, claim: Claim, views: Mapping[int, TableView]) ->
         view = views.get(ref.table)
         row = next((r for r in view.rows if r.row.row_id == ref.row), None) if view else None
         cell = next((c for c in row.cells if (c.setting, c.metric) == (ref.setting, ref.metric)), None) if row else None
-        return cell.ours if cell else None
+        # Only cells the case compared (the verdict source): an unchecked value is not evidence either way.
+        return cell.ours if cell and cell.verdict in ("within", "outside") else None
 
     def tolerance(ref: CellRef) -> float:
         return golden.tables[(claim.paper, ref.table)].row(ref.row).tolerance.get(ref.metric, 0.0)
 
     paper_quantity = claim_quantity(claim, paper_value)
+    if profile != "paper":
+        # Smoke numbers come from synthetic data at smoke sizes: they cannot confirm or refute a paper's claim.
+        return ClaimView(claim=claim, paper_quantity=paper_quantity, paper_agrees=claim_agrees(claim, paper_quantity),
+                         our_quantity=None, our_agrees=None, our_tolerance=None, checked=False)
     ours = claim_quantity(claim, our_value)
     # Our quantity is a difference of measured cells: it may be off by the cells' tolerances together.
     slack = tolerance(claim.a) + (max(tolerance(b) for b in claim.b) if claim.b else 0.0)
@@ -236,6 +310,14 @@ def _alias_views(golden: Golden) -> list[AliasView]:
     return sorted(views, key=lambda v: (v.alias.lower(), v.setting, v.metric))
 
 
+def column_head(golden: Golden, setting: str, profile: str) -> str:
+    """A setting's column head: its key, and under the smoke profile the data set that stands in for a real one
+    (``regdb_v2t (synthetic stand-in)``, :data:`reid.profiles.SMOKE_STAND_IN`)."""
+    known = golden.settings.get(setting)
+    stand_in = SMOKE_STAND_IN.get(known.dataset) if known is not None and profile == "smoke" else None
+    return f"{setting} ({stand_in} stand-in)" if stand_in else setting
+
+
 def build_report(golden: Golden, results: Sequence[CaseResult], *, profile: str, runs_dir: Path,
                  papers: Sequence[str] | None = None) -> Report:
     """Join ``golden`` with the case ``results`` of ``profile`` (and the run records they name).
@@ -257,10 +339,12 @@ def build_report(golden: Golden, results: Sequence[CaseResult], *, profile: str,
         tables = []
         for table in golden.paper_tables(paper):
             headers = [(g.setting, list(g.metrics)) for g in table.columns]
-            rows = [_row_view(table, row, by_row.get((paper, table.table, row.row_id))) for row in table.rows]
-            tables.append(TableView(table=table, headers=headers, rows=rows))
+            rows = [_row_view(table, row, by_row.get((paper, table.table, row.row_id)), profile)
+                    for row in table.rows]
+            labels = {g.setting: column_head(golden, g.setting, profile) for g in table.columns}
+            tables.append(TableView(table=table, headers=headers, rows=rows, labels=labels))
         by_number = {t.table.table: t for t in tables}
-        claims = [_claim_view(golden, claim, by_number) for claim in golden.claims.get(paper, ())]
+        claims = [_claim_view(golden, claim, by_number, profile) for claim in golden.claims.get(paper, ())]
         fingerprints = sorted({fp for t in tables for r in t.rows for fp in r.runs})
         runs = [view for view in (_run_view(runs_dir / fp) for fp in fingerprints) if view is not None]
         views.append(PaperView(paper=paper, tables=tables, claims=claims, runs=runs))

@@ -17,7 +17,8 @@ from markupsafe import Markup
 from reid.golden import Golden
 from reid.harness.result import load_results
 from reid.io import atomic_write_text
-from reid.report.model import VERDICT_TEXT, Report, build_report
+from reid.report.export import write_verdicts
+from reid.report.model import ROW_OUTCOMES, VERDICT_TEXT, Report, build_report
 from reid.report.svg import cmc_svg
 
 
@@ -41,6 +42,8 @@ def environment() -> jinja2.Environment:
     env.filters["num"] = _number
     env.filters["signed"] = _signed
     env.globals["verdict_text"] = VERDICT_TEXT
+    env.globals["row_outcomes"] = ROW_OUTCOMES
+    env.globals["cell_verdicts"] = tuple(VERDICT_TEXT)
     env.globals["cmc_svg"] = lambda curves, title: Markup(cmc_svg(curves, title))
     return env
 
@@ -66,6 +69,11 @@ def render_report(report: Report, out_dir: str | Path) -> list[Path]:
 
 
 def render_results(golden: Golden, profile: str, runs_dir: Path, out_dir: str | Path) -> list[Path]:
-    """Render the report of ``profile`` from ``golden`` and the case results under ``runs_dir`` into ``out_dir``."""
+    """Render the report of ``profile`` from ``golden`` and the case results under ``runs_dir`` into ``out_dir``,
+    with its verdicts exported beside it (:func:`reid.report.export.write_verdicts`).
+
+    Returns:
+        The files written: ``index.html`` first, then the paper pages, then ``verdicts.csv`` and ``verdicts.json``.
+    """
     report = build_report(golden, load_results(runs_dir), profile=profile, runs_dir=runs_dir)
-    return render_report(report, out_dir)
+    return render_report(report, out_dir) + write_verdicts(report, out_dir)
