@@ -13,9 +13,9 @@ from reid.errors import ArtifactError
 from reid.harness.cases import regdb_splits_note, table_cases
 from reid.harness.reproduce import reproduce_case
 from reid.harness.result import CaseResult, load_results, result_path, write_result
-from reid.report.model import build_report
+from reid.report.model import build_report, flat_items
 from reid.report.render import render_report
-from reid.report.svg import cmc_svg
+from reid.report.svg import VERDICT_COLOURS, DotLine, cmc_svg, table_svg
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
@@ -67,8 +67,14 @@ def test_claims_audit_checks_the_paper_but_not_smoke_runs(pages):
 def test_runs_show_weights_selection_environment_and_cmc_curves(pages):
     _, html, _ = pages
     page = html["mscmnet.html"]
-    assert "FROM SCRATCH" in page and "model selection" in page and "torch_threads" in page
-    assert page.count("<svg") == 1 and "<polyline" in page
+    assert "FROM SCRATCH" in page and "model selection" in page
+    # protocol and environment as key-value tables, not raw JSON
+    assert '<td class="key">torch_threads</td>' in page and '<td class="key">distributed.world_size</td>' in page
+    assert '<td class="key">protocol_options.num_trials</td>' in page and '"torch_threads": 1' not in page
+    # one CMC picture per run (mean and spread with a legend) and one picture of table 1 (one row ran)
+    assert page.count("<svg") == 2 and page.count('class="cmc-mean"') == 1 and page.count('class="cmc-band"') == 1
+    assert "min-max over trials" in page and "matching rate (%)" in page
+    assert page.count('<circle class="ours within"') == 4 and "recorded smoke band" in page
 
 
 def test_text_from_golden_files_is_escaped(pages):
@@ -86,9 +92,38 @@ def test_no_external_assets(pages):
         assert "<link" not in page and "<script" not in page
 
 
-def test_svg_escapes_its_labels():
-    svg = cmc_svg([("<i>x</i>", [10.0, 50.0, 100.0])], 'title "<b>"')
-    assert "<i>" not in svg and "&lt;i&gt;" in svg and "<b>" not in svg
+def test_record_mappings_become_flat_key_value_rows():
+    environment = {"device": "cpu", "cuda": None, "amp": False, "torch_threads": 1,
+                   "distributed": {"backend": None, "world_size": 1, "inner": {"deep": [1, 2]}},
+                   "gpus": ["a", "b"], "empty": {}}
+    assert flat_items(environment) == [
+        ("device", "cpu"), ("cuda", "null"), ("amp", "false"), ("torch_threads", "1"),
+        ("distributed.backend", "null"), ("distributed.world_size", "1"), ("distributed.inner.deep", "1, 2"),
+        ("gpus", "a, b"), ("empty", "{}")]
+
+
+def test_cmc_svg_draws_the_mean_over_trials_with_its_spread_and_a_legend():
+    trials = [[10.0, 50.0, 100.0], [20.0, 60.0, 100.0], [30.0, 40.0, 100.0]]
+    svg = cmc_svg(trials, 'CMC "<&>"')
+    assert svg.count("<path") == 2 and svg.count('class="cmc-mean"') == 1 and svg.count('class="cmc-band"') == 1
+    assert "mean of 3 trials" in svg and "min-max over trials" in svg
+    assert ">rank</text>" in svg and ">matching rate (%)</text>" in svg
+    assert "<&>" not in svg and "CMC &quot;&lt;&amp;&gt;&quot;" in svg and "<title>CMC \"&lt;&amp;&gt;\"</title>" in svg
+    assert "rank-1 20.00" in svg  # the mean line: (10 + 20 + 30) / 3
+    assert "mean of 1 trial<" in cmc_svg([[5.0, 6.0]], "one")
+
+
+def test_table_svg_draws_one_dot_per_cell_of_ours_coloured_by_its_verdict():
+    lines = [DotLine("row <b>1</b> sysu rank1", 47.5, 47.5, 3.0, 46.0, "within"),
+             DotLine("row 1 sysu mAP", 45.0, 45.0, 3.0, 30.0, "outside"),
+             DotLine("row 2 regdb rank1", 60.0, None, None, 20.0, "unchecked"),
+             DotLine("row 3 smoke mAP", 60.0, 18.0, 8.0, 20.0, "within")]
+    svg = table_svg(lines, "Table 1 <b>", band="recorded smoke band")
+    dots = re.findall(r'<circle class="ours (\w+)"[^>]*fill="(#[0-9a-f]+)"', svg)
+    assert dots == [(line.verdict, VERDICT_COLOURS[line.verdict]) for line in lines]
+    assert svg.count('class="paper"') == 4 and svg.count('class="tolerance"') == 3  # no band where not compared
+    assert "<b>" not in svg and "row &lt;b&gt;1&lt;/b&gt; sysu rank1" in svg and "Table 1 &lt;b&gt;" in svg
+    assert "recorded smoke band" in svg and "<script" not in svg
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (Debian package chromium)")
@@ -259,6 +294,8 @@ def test_paper_pages_compare_with_the_paper_and_check_claims(tiny_golden, tmp_pa
     assert row.cells[0].difference == pytest.approx(20.0 - 47.5)
     page = html["mscmnet.html"]
     assert '<span class="diff">-27.50</span>' in page and "stand-in" not in page
+    # the table's picture: ours against paper ± tolerance, one red dot per compared cell
+    assert page.count('<circle class="ours outside"') == 4 and "paper ± tolerance" in page
     (claim,) = paper.claims
     assert claim.checked and claim.our_quantity is None  # DDAG is a reference row: no value of ours
     assert "not checked under" not in page

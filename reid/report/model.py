@@ -21,6 +21,7 @@ in the paper profile only: a smoke number says nothing about a paper's claim.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -127,6 +128,13 @@ class TableView:
     def label(self, setting: str) -> str:
         return self.labels.get(setting, setting)
 
+    def plotted_cells(self) -> list[tuple[str, CellView]]:
+        """The cells the table's picture draws, each with its line's label (``row: setting metric``): every cell
+        of a runnable row with a result that has both the paper's value and ours."""
+        return [(f"{row.row.row_id}: {cell.setting} {cell.metric}", cell)
+                for row in self.rows if row.row.status == "reproduce" and row.outcome is not None
+                for cell in row.cells if cell.paper is not None and cell.ours is not None]
+
 
 @dataclass(frozen=True)
 class ClaimView:
@@ -201,6 +209,31 @@ class Report:
     aliases: list[AliasView]
     golden_root: Path
     runs_dir: Path
+
+
+def _scalar(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, Mapping):
+        return json.dumps(value, sort_keys=True, default=str)
+    if isinstance(value, list | tuple):
+        return ", ".join(_scalar(v) for v in value)
+    return json.dumps(value, default=str)  # numbers as written, true / false / null as in the record
+
+
+def flat_items(mapping: Mapping[str, Any], prefix: str = "") -> list[tuple[str, str]]:
+    """``(key, value)`` pairs of a record's mapping for a two-column table: nested mappings flattened to dotted
+    keys (``distributed.world_size``), lists joined with ``", "``, other values as JSON writes them (``null``,
+    ``false``), strings as they are; an empty nested mapping is one row ``{}``.
+    """
+    items: list[tuple[str, str]] = []
+    for key, value in mapping.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value:
+            items.extend(flat_items(value, f"{name}."))
+        else:
+            items.append((name, _scalar(value)))
+    return items
 
 
 def _primary_mean(evaluation: Mapping[str, Any]) -> Mapping[str, Any]:

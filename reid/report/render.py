@@ -2,8 +2,9 @@
 
 Jinja templates inside the package (``reid/report/templates``), autoescaping on for every
 template, so any text from a golden file, a record or a user's file is escaped; the only markup
-inserted unescaped is the SVG this package draws itself (:func:`reid.report.svg.cmc_svg`, which
-escapes its labels). No external assets: CSS is inline, plots are inline SVG.
+inserted unescaped is the SVG this package draws itself from numbers (:func:`reid.report.svg.cmc_svg`,
+:func:`reid.report.svg.table_svg`, which escape their labels). No external assets: CSS is inline, plots are inline
+SVG, no script.
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ from reid.golden import Golden
 from reid.harness.result import load_results
 from reid.io import atomic_write_text
 from reid.report.export import write_verdicts
-from reid.report.model import ROW_OUTCOMES, VERDICT_TEXT, Report, build_report
-from reid.report.svg import cmc_svg
+from reid.report.model import ROW_OUTCOMES, VERDICT_TEXT, Report, RunView, TableView, build_report, flat_items
+from reid.report.svg import DotLine, cmc_svg, table_svg
 
 
 def _number(value: float | None, digits: int = 2) -> str:
@@ -28,6 +29,24 @@ def _number(value: float | None, digits: int = 2) -> str:
 
 def _signed(value: float | None) -> str:
     return "" if value is None else f"{value:+.2f}"
+
+
+def cmc_picture(run: RunView) -> Markup:
+    """A run's CMC curve: the mean over its final evaluation's trials and their spread."""
+    return Markup(cmc_svg([values for _, values in run.curves],
+                          f"CMC, {run.method} {run.fingerprint} (final evaluation)"))
+
+
+def table_picture(view: TableView, profile: str) -> Markup | None:
+    """The table's cells, ours against what each was compared with (:meth:`TableView.plotted_cells`);
+    ``None`` when no cell has both the paper's value and ours."""
+    lines = [DotLine(label, cell.paper, cell.expected, cell.tolerance, cell.ours, cell.verdict)
+             for label, cell in view.plotted_cells() if cell.ours is not None]
+    if not lines:
+        return None
+    band = "recorded smoke band" if profile == "smoke" else "paper ± tolerance"
+    title = f"Table {view.table.table}: ours against the {'smoke band' if profile == 'smoke' else 'paper'}"
+    return Markup(table_svg(lines, title, band=band))
 
 
 def environment() -> jinja2.Environment:
@@ -44,7 +63,9 @@ def environment() -> jinja2.Environment:
     env.globals["verdict_text"] = VERDICT_TEXT
     env.globals["row_outcomes"] = ROW_OUTCOMES
     env.globals["cell_verdicts"] = tuple(VERDICT_TEXT)
-    env.globals["cmc_svg"] = lambda curves, title: Markup(cmc_svg(curves, title))
+    env.filters["flat_items"] = flat_items
+    env.globals["cmc_picture"] = cmc_picture
+    env.globals["table_picture"] = table_picture
     return env
 
 
