@@ -44,31 +44,38 @@ TINY = [
 ]
 
 
-@pytest.fixture(scope="session")
-def tiny_golden(tmp_path_factory):
-    """The golden folder of the tiny table (its caption and label carry markup, for the escaping tests)."""
-    root = tmp_path_factory.mktemp("golden")
+def write_tiny_mscmnet(root: Path, *, caption: str, label: str, overrides: list[str] | None = None) -> None:
+    """Write the tiny golden folder into ``root``: the real settings and aliases, MSCMNet's Table 1 with one AGW row
+    labelled ``label`` (and trained with ``overrides``) beside a DDAG reference row, and one claim relating them."""
     shutil.copy(REPO_ROOT / "golden" / "settings.yaml", root)
     shutil.copy(REPO_ROOT / "golden" / "aliases.yaml", root)
     (root / "mscmnet").mkdir()
+    agw = {"label": label, "status": "reproduce", "method": "agw", "alias": "AGW",
+           "values": [47.5, 47.65, 54.17, 62.97]}
+    if overrides is not None:
+        agw["overrides"] = overrides
     table = {
-        "paper": "mscmnet", "table": 1, "caption": "A tiny table <script>alert(1)</script>", "source": "test",
+        "paper": "mscmnet", "table": 1, "caption": caption, "source": "test",
         "columns": [{"setting": "sysu_all_single", "metrics": ["rank1", "mAP"]},
                     {"setting": "sysu_indoor_single", "metrics": ["rank1", "mAP"]}],
         "tolerance": {"rank1": 3.0, "mAP": 3.0},
-        "rows": [
-            {"label": "AGW <b>tiny</b>", "status": "reproduce", "method": "agw", "overrides": TINY, "alias": "AGW",
-             "values": [47.5, 47.65, 54.17, 62.97]},
-            {"label": "DDAG", "status": "reference", "alias": "DDAG", "values": [54.75, 53.02, None, 67.98]},
-        ],
+        "rows": [agw, {"label": "DDAG", "status": "reference", "alias": "DDAG", "values": [54.75, 53.02, None, 67.98]}],
     }
     (root / "mscmnet" / "table1.yaml").write_text(yaml.safe_dump(table, sort_keys=False))
     claims = {"paper": "mscmnet", "claims": [{
         "id": "ddag-over-agw", "text": "DDAG beats AGW by 7.25 rank-1", "source": "test", "kind": "difference",
         "a": {"table": 1, "row": "DDAG", "setting": "sysu_all_single", "metric": "rank1"},
-        "b": {"table": 1, "row": "AGW <b>tiny</b>", "setting": "sysu_all_single", "metric": "rank1"},
+        "b": {"table": 1, "row": label, "setting": "sysu_all_single", "metric": "rank1"},
         "value": 7.25}]}
     (root / "mscmnet" / "claims.yaml").write_text(yaml.safe_dump(claims, sort_keys=False))
+
+
+@pytest.fixture(scope="session")
+def tiny_golden(tmp_path_factory):
+    """The golden folder of the tiny table (its caption and label carry markup, for the escaping tests)."""
+    root = tmp_path_factory.mktemp("golden")
+    write_tiny_mscmnet(root, caption="A tiny table <script>alert(1)</script>", label="AGW <b>tiny</b>",
+                       overrides=TINY)
     return load_golden(root)
 
 

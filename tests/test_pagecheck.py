@@ -16,8 +16,8 @@ from reid.harness.result import CaseResult, load_results, result_path, write_res
 from reid.report.model import build_report
 from reid.report.pagecheck import page_problems
 from reid.report.render import render_report
+from tests.conftest import write_tiny_mscmnet
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
 PAGES = {"index.html", "paper.html", "verdicts.csv"}
 
@@ -119,27 +119,7 @@ def test_any_script_is_found_even_inline(tmp_path):
 # A golden table like the shared tiny one (tests/conftest.py), but with plain labels: the shared one carries
 # markup on purpose, for the escaping tests, and a reader would rightly see it as raw markup.
 def _golden(root: Path, second_paper: bool, second_claims: bool = True):
-    shutil.copy(REPO_ROOT / "golden" / "settings.yaml", root)
-    shutil.copy(REPO_ROOT / "golden" / "aliases.yaml", root)
-    (root / "mscmnet").mkdir()
-    table = {
-        "paper": "mscmnet", "table": 1, "caption": "A tiny table", "source": "test",
-        "columns": [{"setting": "sysu_all_single", "metrics": ["rank1", "mAP"]},
-                    {"setting": "sysu_indoor_single", "metrics": ["rank1", "mAP"]}],
-        "tolerance": {"rank1": 3.0, "mAP": 3.0},
-        "rows": [
-            {"label": "AGW tiny", "status": "reproduce", "method": "agw", "alias": "AGW",
-             "values": [47.5, 47.65, 54.17, 62.97]},
-            {"label": "DDAG", "status": "reference", "alias": "DDAG", "values": [54.75, 53.02, None, 67.98]},
-        ],
-    }
-    (root / "mscmnet" / "table1.yaml").write_text(yaml.safe_dump(table, sort_keys=False))
-    claims = {"paper": "mscmnet", "claims": [{
-        "id": "ddag-over-agw", "text": "DDAG beats AGW by 7.25 rank-1", "source": "test", "kind": "difference",
-        "a": {"table": 1, "row": "DDAG", "setting": "sysu_all_single", "metric": "rank1"},
-        "b": {"table": 1, "row": "AGW tiny", "setting": "sysu_all_single", "metric": "rank1"},
-        "value": 7.25}]}
-    (root / "mscmnet" / "claims.yaml").write_text(yaml.safe_dump(claims, sort_keys=False))
+    write_tiny_mscmnet(root, caption="A tiny table", label="AGW tiny")
     if second_paper:
         # a second paper printing AGW, so the index's "same method, different numbers" table has a row
         (root / "cmmp").mkdir()
