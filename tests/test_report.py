@@ -8,14 +8,18 @@ import shutil
 import subprocess
 
 import pytest
+import yaml
 
 from reid.errors import ArtifactError
+from reid.golden import load_golden
 from reid.harness.cases import regdb_splits_note, table_cases
 from reid.harness.reproduce import reproduce_case
 from reid.harness.result import CaseResult, load_results, result_path, write_result
 from reid.report.model import build_report, flat_items
+from reid.report.pagecheck import page_problems
 from reid.report.render import render_report
 from reid.report.svg import VERDICT_COLOURS, DotLine, cmc_svg, table_svg
+from tests.conftest import write_tiny_mscmnet
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
@@ -301,3 +305,30 @@ def test_paper_pages_compare_with_the_paper_and_check_claims(tiny_golden, tmp_pa
     assert "not checked under" not in page
     assert _index_row(html["index.html"])[:7] == [1, 2, 0, 1, 0, 0, 0]
     assert paper.count("outside") == 4
+
+
+def test_the_cross_paper_grid_puts_the_largest_disagreement_first(tmp_path):
+    root = tmp_path / "golden"
+    root.mkdir()
+    write_tiny_mscmnet(root, caption="A tiny table", label="AGW tiny")
+    (root / "cmmp").mkdir()
+    other = {"paper": "cmmp", "table": 1, "caption": "Another tiny table", "source": "test",
+             "columns": [{"setting": "sysu_all_single", "metrics": ["rank1", "mAP"]}],
+             "tolerance": {"rank1": 3.0, "mAP": 3.0},
+             "rows": [{"label": "AGW", "status": "reference", "alias": "AGW", "values": [47.0, 47.65]},
+                      {"label": "DDAG", "status": "reference", "alias": "DDAG", "values": [50.0, 53.02]}]}
+    (root / "cmmp" / "table1.yaml").write_text(yaml.safe_dump(other, sort_keys=False))
+    golden = load_golden(root)
+    report = build_report(golden, [], profile="smoke", runs_dir=tmp_path)
+    settings, rows = report.grid
+    # DDAG: mscmnet prints 54.75 rank-1, cmmp 50.0 (spread 4.75); AGW: 47.5 against 47.0 (0.5).
+    assert settings == ["sysu_all_single"] and [r.alias for r in rows] == ["DDAG", "AGW"]
+    assert rows[0].spread == pytest.approx(4.75) and rows[1].setting_spread("sysu_all_single") == pytest.approx(0.5)
+    assert rows[1].setting_spread("sysu_indoor_single") is None  # printed by one paper only
+    pages = {p.name: p for p in render_report(report, tmp_path / "out")}
+    index = pages["index.html"].read_text()
+    grid = index[index.index('<table class="grid">'):]
+    assert grid.index("<th>DDAG</th>") < grid.index("<th>AGW</th>")
+    assert '<td class="outside"><details><summary>4.75</summary>' in grid
+    assert "cmmp T1 “DDAG” 50.0" in grid and '<td class="within"><details><summary>0.50</summary>' in grid
+    assert page_problems(pages["index.html"], set(pages) | {"verdicts.csv", "verdicts.json"}) == []

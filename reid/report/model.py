@@ -203,12 +203,42 @@ class AliasView:
 
 
 @dataclass(frozen=True)
+class GridRow:
+    """One method of the cross-paper grid: per setting, its :class:`AliasView` of each metric several papers print."""
+
+    alias: str
+    cells: Mapping[str, list[AliasView]]
+
+    @property
+    def spread(self) -> float:
+        """The largest disagreement between papers over the method's settings and metrics."""
+        return max(view.spread for views in self.cells.values() for view in views)
+
+    def setting_spread(self, setting: str) -> float | None:
+        views = self.cells.get(setting)
+        return max(view.spread for view in views) if views else None
+
+
+@dataclass(frozen=True)
 class Report:
     profile: str
     papers: list[PaperView]
     aliases: list[AliasView]
     golden_root: Path
     runs_dir: Path
+
+    @property
+    def grid(self) -> tuple[list[str], list[GridRow]]:
+        """The cross-paper view as a method x setting grid: ``(settings, rows)``, the rows sorted by disagreement
+        (largest spread first, then by name) and the settings in the order the golden files first print them."""
+        settings: list[str] = []
+        cells: dict[str, dict[str, list[AliasView]]] = defaultdict(lambda: defaultdict(list))
+        for view in self.aliases:
+            if view.setting not in settings:
+                settings.append(view.setting)
+            cells[view.alias][view.setting].append(view)
+        rows = [GridRow(alias, dict(by_setting)) for alias, by_setting in cells.items()]
+        return settings, sorted(rows, key=lambda row: (-row.spread, row.alias.lower()))
 
 
 def _scalar(value: Any) -> str:
