@@ -22,9 +22,10 @@ from reid.engine.evaluate_checkpoint import (
     load_evaluation_record,
     load_trained,
 )
-from reid.engine.record import RunRecord, file_sha256, load_run_record
+from reid.engine.record import RunRecord, load_run_record
 from reid.engine.run_config import DATA_ROOT_ENV, switch_dataset
 from reid.errors import ArtifactError, ConfigError
+from reid.io import file_sha256
 from reid.profiles import build_config
 from tests.trees import RegDBSpec, make_regdb_tree
 

@@ -24,7 +24,6 @@ arbitrary pickled objects.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 from collections.abc import Mapping
@@ -35,6 +34,7 @@ import torch
 import torch.hub
 
 from reid.errors import ConfigError
+from reid.io import file_sha256
 
 PRETRAINED_DIR_ENV: str = "REID_PRETRAINED_DIR"
 """Environment variable naming a folder of ImageNet weight files (``<arch>.pth`` or ``<arch>-<hash>.pth``)."""
@@ -75,7 +75,6 @@ the 2017 file's. The other architectures' names are torchvision's ``IMAGENET1K_V
 
 _OPTIONAL_SUFFIXES: tuple[str, ...] = ("num_batches_tracked",)
 _SHOWN = 5
-_CHUNK = 1 << 20
 # (resolved path, mtime in ns, size) -> SHA-256: a ~100 MB file is read once per process, however many checks
 # and records ask; a rewritten file has another mtime or size and is hashed again.
 _SHA256_CACHE: dict[tuple[str, int, int], str] = {}
@@ -173,11 +172,7 @@ def weights_sha256(path: str | Path) -> str:
     stat = path.stat()
     key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
     if key not in _SHA256_CACHE:
-        digest = hashlib.sha256()
-        with open(path, "rb") as handle:
-            for chunk in iter(lambda: handle.read(_CHUNK), b""):
-                digest.update(chunk)
-        _SHA256_CACHE[key] = digest.hexdigest()
+        _SHA256_CACHE[key] = file_sha256(path)
     return _SHA256_CACHE[key]
 
 

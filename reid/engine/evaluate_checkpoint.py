@@ -28,11 +28,11 @@ import torch
 from reid.config import RunConfig, fingerprint, from_dict, to_dict
 from reid.data.datasets import build_dataset
 from reid.engine.checkpoint import BEST, KIND_WEIGHTS, LAST, load_checkpoint
-from reid.engine.record import environment_info, file_sha256, git_state, weights_info
+from reid.engine.record import environment_info, git_state, weights_info
 from reid.engine.run import build_method, entry_resample
 from reid.errors import ArtifactError, ConfigError
 from reid.eval.evaluate import evaluate
-from reid.io import atomic_write_text
+from reid.io import atomic_write_text, file_sha256
 from reid.methods.base import ReIDMethod
 
 EVAL_RECORD_FORMAT = 1

@@ -11,7 +11,6 @@ the test set), the initial weights (or that there were none), and the wall time.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import platform
 import subprocess
@@ -238,15 +237,6 @@ def environment_info(device: torch.device | str) -> dict[str, Any]:
         "device_name": name,
         "torch_threads": torch.get_num_threads(),
     }
-
-
-def file_sha256(path: str | Path) -> str:
-    """Hex SHA-256 of a file's bytes (read in 1 MiB chunks)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def weights_info(pretrained: str | Path | None) -> dict[str, Any]:

@@ -70,6 +70,7 @@ from reid.engine.seeding import (
     seeded_global_rng,
     stream_table,
 )
+from reid.engine.selection import best_epoch
 from reid.engine.train import train_one_epoch
 from reid.errors import ArtifactError, ConfigError
 from reid.eval.evaluate import build_splits, evaluate
@@ -261,23 +262,6 @@ def build_method(config: RunConfig, num_classes: int) -> ReIDMethod:
     cls = method_class(config.method)
     with seeded_global_rng(init_seed(config.seed)):
         return cls(**cls.from_config(config, num_classes), generator=init_generator(config.seed))
-
-
-def best_epoch(history: list[dict[str, Any]]) -> int | None:
-    """The evaluated epoch with the highest rank-1 of the primary feature; the earliest on ties.
-
-    AGW/CAJ/MSCMNet keep a checkpoint when test rank-1 is strictly greater than the best so far
-    (protocols.md sec. 1.3), i.e. the first epoch reaching the maximum.
-    """
-    best, best_rank1 = None, float("-inf")
-    for entry in history:
-        evaluation = entry["evaluation"]
-        if evaluation is None:
-            continue
-        rank1 = evaluation["features"][evaluation["primary_feature"]]["mean"]["rank1"]
-        if rank1 > best_rank1:
-            best, best_rank1 = entry["epoch"], rank1
-    return best
 
 
 class _Run:
