@@ -58,7 +58,10 @@ def test_extract_gives_every_feature_for_both_modalities(name: str) -> None:
         # Every named feature; a method with its own distance may add auxiliary ones (XIV's X features).
         assert set(method.feature_names) <= set(feats)
         assert set(feats) == set(method.feature_names) or callable(getattr(method, "distance", None))
-        assert all(f.shape == (3, method.net.backbone.out_channels) and torch.isfinite(f).all() for f in feats.values())
+        assert all(f.ndim == 2 and f.shape[0] == 3 and torch.isfinite(f).all() for f in feats.values())
+        widths = {name: f.shape[1] for name, f in feats.items()}
+        assert widths == {name: f.shape[1] for name, f in method.extract(images[:1], Modality.VISIBLE).items()
+                          if name in widths}
 
 
 @pytest.mark.parametrize("name", list_methods())
@@ -66,10 +69,10 @@ def test_backbone_group_excludes_the_heads(name: str) -> None:
     method, _ = build(name)
     backbone = {id(p) for p in method.backbone_parameters()}
     heads = [n for n, p in method.named_parameters() if id(p) not in backbone]
-    # New layers (the neck, XIV's X generator, CMMP's decoder and mask token) train at the head rate; nothing of
-    # the pretrained body does.
-    assert any(n.startswith(("net.neck.", "decoder.")) for n in heads)
-    assert not any(n.startswith("net.backbone.") for n in heads)
+    # New layers (the neck, XIV's X generator, CMMP's decoder and mask token, FF-DML's fusion and necks) train at the
+    # head rate; nothing of the pretrained body does.
+    assert any(n.startswith(("net.neck.", "decoder.", "heads.")) for n in heads)
+    assert not any(n.startswith(("net.backbone.", "backbone.")) for n in heads)
 
 
 @pytest.mark.parametrize("name", list_methods())
@@ -83,7 +86,7 @@ def test_same_generator_same_weights(name: str) -> None:
 
 
 def test_unknown_method_lists_the_valid_ones() -> None:
-    with pytest.raises(ConfigError, match="expected one of agw, caj, cmmp, cmmp_pretrain, xiv"):
+    with pytest.raises(ConfigError, match="expected one of agw, caj, cmmp, cmmp_pretrain, ffdml, xiv"):
         create_method("agw++", num_classes=3)
 
 

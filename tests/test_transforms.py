@@ -413,6 +413,11 @@ def test_recipes_mirror_the_reference_order() -> None:
         "RandomErasing",
     ]
     assert names(T.ffdml_infrared_train(32, 16)) == CAJ_BASE
+    # Table 1's switches: without CRE no erasing, without RCC no recombination, both off is AGW's pipeline.
+    assert names(T.ffdml_visible_train(32, 16, cre=False)) == GEOMETRY + ["Normalize", "RandomChannelCombination"]
+    assert names(T.ffdml_visible_train(32, 16, rcc=False)) == CAJ_BASE
+    assert T.ffdml_visible_train(32, 16, rcc=False, cre=False) == T.agw_train(32, 16)
+    assert T.ffdml_infrared_train(32, 16, cre=False) == T.agw_train(32, 16)
     xiv = T.xiv_train(32, 16)
     assert names(xiv) == ["ExpectSize", "RandomHorizontalFlip", "Pad", "RandomCrop", "Normalize", "RandomErasing"]
     assert xiv.transforms[-1].fill == T.IMAGENET_MEAN

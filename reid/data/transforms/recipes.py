@@ -99,27 +99,31 @@ def cmmp_pretrain_views(height: int, width: int) -> CmmpViews:
     return CmmpViews(visible=view, exchange=ChannelExchange(gray=2), infrared=view)
 
 
-def ffdml_visible_train(height: int, width: int, *, rcc_before_normalize: bool = False) -> Compose:
+def ffdml_visible_train(
+    height: int, width: int, *, rcc: bool = True, cre: bool = True, rcc_before_normalize: bool = False
+) -> Compose:
     """FF-DML visible pipeline (ffdml.txt sec. 3.1 and 4.2), paper size 288 x 144.
 
     AGW geometry, ``Normalize``, CAJ's channel random erasing (CRE [22], p = 0.5), then RCC, where
-    CAJ puts its ChannelExchange. ``rcc_before_normalize=True`` moves RCC to before
+    CAJ puts its ChannelExchange. ``rcc`` and ``cre`` switch the two augmentations (Table 1's ablation);
+    with both off the pipeline is AGW's. ``rcc_before_normalize=True`` moves RCC to before
     ``Normalize`` (on [0, 1] colours) instead: the paper does not say where it sits.
     """
-    rcc = RandomChannelCombination()
+    erasing = (RandomErasing(p=0.5),) if cre else ()
+    geometry = (ExpectSize(height, width), *_pad_crop_flip(height, width))
+    if not rcc:
+        return Compose(*geometry, Normalize(), *erasing)
     if rcc_before_normalize:
-        return Compose(
-            ExpectSize(height, width), *_pad_crop_flip(height, width), rcc, Normalize(), RandomErasing(p=0.5)
-        )
-    return Compose(*_caj_base(height, width), rcc)
+        return Compose(*geometry, RandomChannelCombination(), Normalize(), *erasing)
+    return Compose(*geometry, Normalize(), *erasing, RandomChannelCombination())
 
 
-def ffdml_infrared_train(height: int, width: int) -> Compose:
-    """FF-DML infrared pipeline: AGW geometry, ``Normalize``, CAJ channel random erasing (p = 0.5); no RCC.
+def ffdml_infrared_train(height: int, width: int, *, cre: bool = True) -> Compose:
+    """FF-DML infrared pipeline: AGW geometry, ``Normalize``, CAJ channel random erasing (p = 0.5, ``cre``); no RCC.
 
     RCC recombines the channels of visible images only (ffdml.txt sec. 1 and 3.1).
     """
-    return Compose(*_caj_base(height, width))
+    return ffdml_visible_train(height, width, rcc=False, cre=cre)
 
 
 class MscmnetViews(NamedTuple):
