@@ -65,7 +65,8 @@ def test_the_export_rows_are_the_case_results_cells(tiny_golden, tmp_path):
     assert len(rows) == 8 and all(tuple(r) == FIELDS for r in rows)  # 2 rows x 4 printed cells, keys in order
     agw = _by_cell(rows)
     assert agw[("sysu_all_single", "rank1")] == {
-        "paper": "mscmnet", "table": 1, "row_id": AGW, "row_label": AGW, "profile": "smoke",
+        "paper": "mscmnet", "table": 1, "row_id": AGW, "row_label": AGW, "row_name": AGW, "citation": None,
+        "profile": "smoke",
         "setting": "sysu_all_single", "metric": "rank1", "paper_value": 47.5, "ours": 20.5, "expected": 20.0,
         "tolerance": 1.5, "verdict": "within", "row_outcome": "failed"}
     assert agw[("sysu_all_single", "mAP")]["verdict"] == "outside"
@@ -165,5 +166,6 @@ def test_a_benchmark_session_ends_with_the_report_path(tmp_path):
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     assert f"smoke report: {tmp_path / 'out' / 'index.html'}" in done.stdout
     rows = json.loads((tmp_path / "out" / "verdicts.json").read_text(encoding="utf-8"))
-    hcml = [r for r in rows if r["paper"] == "mscmnet" and r["table"] == 1 and r["row_id"] == "HCML [51]"]
-    assert hcml and {(r["verdict"], r["row_outcome"]) for r in hcml} == {("reference", "skipped")}
+    hcml = [r for r in rows if r["paper"] == "mscmnet" and r["table"] == 1 and r["row_id"] == "HCML"]
+    assert hcml and all(r["row_label"] == "HCML [51]" and r["citation"] == "[51]" for r in hcml)
+    assert {(r["verdict"], r["row_outcome"]) for r in hcml} == {("reference", "skipped")}

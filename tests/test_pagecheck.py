@@ -204,3 +204,20 @@ def test_the_dom_chromium_builds_reads_cleanly(plain_golden, tmp_path):
     assert completed.returncode == 0, completed.stderr[-2000:]
     assert "</table>" in completed.stdout
     assert page_problems(index, pages, text=completed.stdout) == []
+
+
+def test_the_real_golden_report_shows_no_raw_markup(tmp_path):
+    """Every name, caption and note of golden/ rendered: sub- and superscripts as elements, never as markup text
+    (36 raw-markup problems before row names had one canonical markup, issue #21)."""
+    from reid.report.pagecheck import report_problems
+    from reid.report.render import render_results
+
+    out = tmp_path / "out"
+    render_results(load_golden(), "smoke", tmp_path / "runs", out)
+    assert report_problems(out) == []
+    cmmp = (out / "cmmp.html").read_text(encoding="utf-8")
+    # the clean name with its superscript, the citation beside it, the printed label as the tooltip
+    assert ('<span class="name" title="printed: D^2RLWang et al. (2019b)">D<sup>2</sup>RL</span> '
+            '<span class="muted cite">Wang et al. (2019b)</span>') in cmmp
+    index = (out / "index.html").read_text(encoding="utf-8")
+    assert "RLWang" not in index.replace('title="printed: D^2RLWang', "")  # the cross-paper view: names, not labels

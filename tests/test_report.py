@@ -330,5 +330,17 @@ def test_the_cross_paper_grid_puts_the_largest_disagreement_first(tmp_path):
     grid = index[index.index('<table class="grid">'):]
     assert grid.index("<th>DDAG</th>") < grid.index("<th>AGW</th>")
     assert '<td class="outside"><details><summary>4.75</summary>' in grid
-    assert "cmmp T1 “DDAG” 50.0" in grid and '<td class="within"><details><summary>0.50</summary>' in grid
+    assert 'cmmp T1 “<span class="name" title="printed: DDAG">DDAG</span>” 50.0' in grid
+    assert '<td class="within"><details><summary>0.50</summary>' in grid
     assert page_problems(pages["index.html"], set(pages) | {"verdicts.csv", "verdicts.json"}) == []
+
+
+def test_golden_markup_renders_as_sub_and_sup_with_every_text_piece_escaped():
+    from reid.report.markup import printed, to_html
+
+    assert to_html("L_{id}^{global} <b>") == "L<sub>id</sub><sup>global</sup> &lt;b&gt;"
+    assert to_html("Printed 'CMFT <sub>S6&</sub>'") == "Printed &#39;CMFT<sub>S6&amp;</sub>&#39;"
+    assert to_html("D²RL") == "D<sup>2</sup>RL" and to_html(None) == ""
+    assert printed("D <sup>2</sup> RLWang et al. (2019b)") == "D^2RLWang et al. (2019b)"
+    with pytest.raises(ValueError, match="unbalanced"):
+        to_html("a_{b")

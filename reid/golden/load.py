@@ -21,6 +21,8 @@ FRAME_COLUMNS = (
     "table",
     "row",
     "label",
+    "name",
+    "citation",
     "group",
     "status",
     "method",
@@ -106,8 +108,9 @@ def load_golden(root: str | Path | None = None) -> Golden:
 def load_all(root: str | Path | None = None) -> pd.DataFrame:
     """Every printed value of every golden table: one row per cell, columns :data:`FRAME_COLUMNS`.
 
-    ``row`` is the row id (``group/label`` or ``label``), ``value`` the number as printed (percent
-    for the retrieval metrics), ``tolerance`` the absolute tolerance of that cell.
+    ``row`` is the row id (``group/name`` or ``name``, the clean name), ``label`` the row as printed, ``name`` its
+    clean name (canonical markup) and ``citation`` the citation printed with it (or ``None``), ``value`` the
+    number as printed (percent for the retrieval metrics), ``tolerance`` the absolute tolerance of that cell.
     """
     golden = load_golden(root)
     records = []
@@ -120,6 +123,8 @@ def load_all(root: str | Path | None = None) -> pd.DataFrame:
                         "table": table.table,
                         "row": row.row_id,
                         "label": row.label,
+                        "name": row.name,
+                        "citation": row.citation,
                         "group": row.group,
                         "status": row.status,
                         "method": row.method,

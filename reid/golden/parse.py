@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from reid.errors import GoldenError
+from reid.golden.names import CITATION_FORMS, citation_form, has_raw_markup, normalize_markup, segments, split_label
 from reid.golden.schema import (
     CLAIM_KINDS,
     DEFAULT_CLAIM_TOLERANCE,
@@ -194,15 +195,22 @@ def parse_table(path: Path, settings: Mapping[str, Setting], aliases: Mapping[st
     seen: set[str] = set()
     for i, row in enumerate(rows):
         if row.row_id in seen:
-            raise GoldenError(path, f"unique row ids (label, or group/label); {row.row_id!r} repeats", f"rows[{i}]")
+            raise GoldenError(
+                path,
+                f"unique row ids (the clean name, or group/name); {row.row_id!r} repeats (label {row.label!r}: "
+                "give one of the rows a name: by hand)",
+                f"rows[{i}]",
+            )
         seen.add(row.row_id)
     missing = printed - {m for row in rows for _, m in row.values}
     if missing:
         raise f.fail("rows", f"a value in some row for every printed metric; none for {sorted(missing)}")
+    caption = f.text("caption")
+    _check_markup(f, "caption", caption)
     return GoldenTable(
         paper=paper,
         table=table,
-        caption=f.text("caption"),
+        caption=caption,
         source=f.text("source"),
         columns=tuple(columns),
         rows=rows,
@@ -248,6 +256,8 @@ def _row(
             "tolerance",
             "reason",
             "note",
+            "name",
+            "citation",
         ),
     )
     status = r.text("status")
@@ -277,8 +287,13 @@ def _row(
     printed = {m for _, m in values}
     tolerance = {m: t for m, t in defaults.items() if m in printed}
     tolerance |= _tolerances(r, "tolerance", set(defaults), required=False)
+    label = r.text("label")
+    note = r.text("note", required=False)
+    if note is not None:
+        _check_markup(r, "note", note)
+    name, citation, hand = _name(r, label)
     return GoldenRow(
-        label=r.text("label"),
+        label=label,
         group=r.text("group", required=False),
         status=status,
         method=method,
@@ -288,8 +303,50 @@ def _row(
         values=values,
         tolerance=tolerance,
         reason=reason,
-        note=r.text("note", required=False),
+        note=note,
+        name=name,
+        citation=citation,
+        hand=hand,
     )
+
+
+def _check_markup(f: _Fields, key: str, text: str) -> None:
+    """Free text (a note, a caption) whose sub- and superscripts the report can render."""
+    try:
+        segments(normalize_markup(text))
+    except ValueError as err:
+        raise f.fail(key, f"text whose only braces are _{{...}} and ^{{...}} ({err})") from None
+
+
+def _name(r: _Fields, label: str) -> tuple[str, str | None, tuple[str, ...]]:
+    """A row's clean name and citation: the rule's (:func:`reid.golden.names.split_label`), or the file's
+    ``name:`` / ``citation:`` where the rule fails; and which of the two were given by hand."""
+    rule = split_label(label)
+    name, citation, hand = rule.name, rule.citation, []
+    given = r.text("name", required=False)
+    if given is not None:
+        name = normalize_markup(given, name=True)
+        if has_raw_markup(name):
+            raise r.fail("name", f"a name in the canonical markup (_{{sub}}, ^{{sup}}; no tags, $ or \\), "
+                                 f"got {given!r}")
+        if name == rule.name:
+            raise r.fail("name", f"a name other than the rule's {rule.name!r} (drop the field: the rule gives it)")
+        hand.append("name")
+    given = r.text("citation", required=False)
+    if given is not None:
+        citation = " ".join(given.split())
+        if citation_form(citation) is None:
+            raise r.fail("citation", f"a citation of one of the forms {list(CITATION_FORMS)} "
+                                     f"(reid.golden.names), got {given!r}")
+        if citation == rule.citation:
+            raise r.fail("citation", f"a citation other than the rule's {rule.citation!r} (drop the field)")
+        hand.append("citation")
+    try:
+        segments(name)
+    except ValueError as err:
+        expected = f"a label whose name has balanced sub- and superscripts ({err}); give the row a name:"
+        raise r.fail("label", expected) from None
+    return name, citation, tuple(hand)
 
 
 def _overrides(r: _Fields, key: str, status: str) -> tuple[str, ...]:

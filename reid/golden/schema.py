@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from reid.golden.names import plain
+
 PAPERS: tuple[str, ...] = ("cmmp", "ffdml", "xiv", "mscmnet", "cmft")
 """Paper keys, in the order of the project's mission statement."""
 
@@ -85,7 +87,7 @@ class GoldenRow:
     """One printed row.
 
     Attributes:
-        label: as printed.
+        label: as printed (kept for traceability).
         group: the sub-table heading it sits under, or ``None``.
         status: one of :data:`STATUSES`.
         method: the method that runs it (``reproduce``), or ``None``.
@@ -97,6 +99,12 @@ class GoldenRow:
         tolerance: ``metric -> tolerance`` after the row's overrides of the table defaults.
         reason: why a ``not_applicable`` row cannot run.
         note: anything a reader must know.
+        name: the method or variant, without its citation, in the canonical markup (``_{...}`` subscripts,
+            ``^{...}`` superscripts): :func:`reid.golden.names.split_label` of the label, or the golden file's
+            ``name:`` where the rule fails.
+        citation: the citation printed with the label (``[23]``, ``Hao et al. (2019)``), or ``None``: the rule's,
+            or the golden file's ``citation:``.
+        hand: the fields the golden file gives by hand instead of the rule (``name``, ``citation``).
     """
 
     label: str
@@ -110,15 +118,24 @@ class GoldenRow:
     tolerance: Mapping[str, float]
     reason: str | None
     note: str | None
+    name: str
+    citation: str | None
+    hand: tuple[str, ...] = ()
 
     def profile_overrides(self, profile: str) -> tuple[str, ...]:
         """The overrides of this row under ``profile``."""
         return self.overrides + (self.paper_overrides if profile == "paper" else ())
 
     @property
+    def plain_name(self) -> str:
+        """:attr:`name` on one line without braces (``L_id+L_KD``, ``D^2RL``): :func:`reid.golden.names.plain`."""
+        return plain(self.name)
+
+    @property
     def row_id(self) -> str:
-        """The row's name in its table and the benchmark test id: ``group/label`` or ``label``."""
-        return self.label if self.group is None else f"{self.group}/{self.label}"
+        """The row's name in its table and the benchmark test id: ``group/name`` or ``name``, the name
+        :attr:`plain_name` (the clean name, not the printed label)."""
+        return self.plain_name if self.group is None else f"{self.group}/{self.plain_name}"
 
 
 @dataclass(frozen=True)
@@ -154,7 +171,7 @@ class GoldenTable:
         return tuple((group.setting, metric) for group in self.columns for metric in group.metrics)
 
     def row(self, row_id: str) -> GoldenRow:
-        """The row named ``row_id`` (``group/label`` or ``label``).
+        """The row named ``row_id`` (``group/name`` or ``name``, :attr:`GoldenRow.row_id`).
 
         Raises:
             KeyError: no such row; the message lists the valid ids.

@@ -6,7 +6,8 @@ the pages cannot disagree): a runnable row with no result yet is ``not_run`` wit
 export lists every runnable cell whatever has run. ``expected`` is the value ``ours`` was compared with:
 the paper's in the paper profile, the smoke recording's band centre in the smoke profile (then
 ``tolerance`` is the band's half-width); ``row_outcome`` is the case's outcome (passed, failed, skipped,
-error), empty for a row without a result.
+error), empty for a row without a result. ``row_label`` is the row as printed, ``row_name`` its clean name in
+plain text (``L_id+L_KD``, ``D^2RL``: the row id without its group) and ``citation`` the citation printed with it.
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ from typing import Any
 from reid.io import atomic_write_text
 from reid.report.model import Report
 
-FIELDS = ("paper", "table", "row_id", "row_label", "profile", "setting", "metric", "paper_value", "ours", "expected",
-          "tolerance", "verdict", "row_outcome")
+FIELDS = ("paper", "table", "row_id", "row_label", "row_name", "citation", "profile", "setting", "metric",
+          "paper_value", "ours", "expected", "tolerance", "verdict", "row_outcome")
 """The columns of ``verdicts.csv`` and the keys of every object in ``verdicts.json``, in this order."""
 
 CSV_NAME = "verdicts.csv"
@@ -34,7 +35,8 @@ def verdict_rows(report: Report) -> list[dict[str, Any]]:
     return [
         {
             "paper": paper.paper, "table": table.table.table, "row_id": row.row.row_id, "row_label": row.row.label,
-            "profile": report.profile, "setting": cell.setting, "metric": cell.metric, "paper_value": cell.paper,
+            "row_name": row.row.plain_name, "citation": row.row.citation, "profile": report.profile,
+            "setting": cell.setting, "metric": cell.metric, "paper_value": cell.paper,
             "ours": cell.ours, "expected": cell.expected, "tolerance": cell.tolerance, "verdict": cell.verdict,
             "row_outcome": row.outcome,
         }

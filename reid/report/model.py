@@ -186,6 +186,11 @@ class PaperView:
         """Rows of every table whose case outcome is ``state`` (``not_run``: runnable, no result)."""
         return sum(t.count_rows(state) for t in self.tables)
 
+    def golden_row(self, table: int, row_id: str) -> GoldenRow | None:
+        """The row ``row_id`` of table ``table`` (a claim's cell), or ``None``."""
+        view = next((t for t in self.tables if t.table.table == table), None)
+        return next((r.row for r in view.rows if r.row.row_id == row_id), None) if view else None
+
 
 @dataclass(frozen=True)
 class AliasView:
@@ -194,7 +199,8 @@ class AliasView:
     alias: str
     setting: str
     metric: str
-    values: list[tuple[str, int, str, float]]
+    values: list[tuple[str, int, GoldenRow, float]]
+    """``(paper, table, row, value)`` per printing: the report names the row by its clean name and citation."""
 
     @property
     def spread(self) -> float:
@@ -361,13 +367,13 @@ def _run_view(folder: Path) -> RunView | None:
 
 
 def _alias_views(golden: Golden) -> list[AliasView]:
-    values: dict[tuple[str, str, str], list[tuple[str, int, str, float]]] = defaultdict(list)
+    values: dict[tuple[str, str, str], list[tuple[str, int, GoldenRow, float]]] = defaultdict(list)
     for (paper, number), table in golden.tables.items():
         for row in table.rows:
             if row.alias is None:
                 continue
             for (setting, metric), value in row.values.items():
-                values[(row.alias, setting, metric)].append((paper, number, row.row_id, value))
+                values[(row.alias, setting, metric)].append((paper, number, row, value))
     views = [AliasView(alias, setting, metric, entries) for (alias, setting, metric), entries in values.items()
              if len({paper for paper, *_ in entries}) > 1]
     return sorted(views, key=lambda v: (v.alias.lower(), v.setting, v.metric))

@@ -2,9 +2,10 @@
 
 Jinja templates inside the package (``reid/report/templates``), autoescaping on for every
 template, so any text from a golden file, a record or a user's file is escaped; the only markup
-inserted unescaped is the SVG this package draws itself from numbers (:func:`reid.report.svg.cmc_svg`,
-:func:`reid.report.svg.table_svg`, which escape their labels). No external assets: CSS is inline, plots are inline
-SVG, no script.
+inserted unescaped is the ``<sub>`` / ``<sup>`` of golden names, captions and notes (the ``markup`` filter,
+:func:`reid.report.markup.to_html`, which escapes every piece of text) and the SVG this package draws itself from
+numbers (:func:`reid.report.svg.cmc_svg`, :func:`reid.report.svg.table_svg`, which escape their labels). No
+external assets: CSS is inline, plots are inline SVG, no script.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from reid.golden import Golden
 from reid.harness.result import load_results
 from reid.io import atomic_write_text
 from reid.report.export import write_verdicts
+from reid.report.markup import printed, to_html
 from reid.report.model import ROW_OUTCOMES, VERDICT_TEXT, Report, RunView, TableView, build_report, flat_items
 from reid.report.svg import DotLine, cmc_svg, table_svg
 
@@ -64,6 +66,8 @@ def environment() -> jinja2.Environment:
     env.globals["row_outcomes"] = ROW_OUTCOMES
     env.globals["cell_verdicts"] = tuple(VERDICT_TEXT)
     env.filters["flat_items"] = flat_items
+    env.filters["markup"] = to_html
+    env.filters["printed"] = printed
     env.globals["cmc_picture"] = cmc_picture
     env.globals["table_picture"] = table_picture
     return env
