@@ -26,6 +26,7 @@ unstated detail: docs/decisions.md, "FF-DML".
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
@@ -34,7 +35,7 @@ import torch
 from PIL import Image
 from torch import nn
 
-from reid.config import DataConfig, EvalConfig, ModelConfig, OptimConfig, RunConfig
+from reid.config import DataConfig, ModelConfig, RunConfig
 from reid.data.sample import Modality
 from reid.data.transforms import LANCZOS, ffdml_infrared_train, ffdml_visible_train
 from reid.errors import ConfigError
@@ -42,6 +43,7 @@ from reid.layers import BNNeck, GeneralizedMeanPooling
 from reid.layers.spatial_fusion import FUSION_WEIGHTS, UPSAMPLE_MODES, SpatialWeightFusion
 from reid.losses import cross_entropy, weighted_regularization_triplet
 from reid.losses.mutual import KD_REDUCTIONS, symmetric_kl
+from reid.methods.agw import AGW
 from reid.methods.base import ReIDMethod, StepOutput, TrainBatch, ViewSpec
 from reid.methods.registry import register_method
 from reid.methods.two_stream import STEMS, network_arguments, two_stream_backbone
@@ -199,6 +201,7 @@ class FFDML(ReIDMethod):
     @classmethod
     def paper_config(cls) -> RunConfig:
         """ffdml.txt Sec. 4.2 (and docs/decisions.md, "FF-DML", for what it leaves to the AGW/CAJ code it builds on)."""
+        agw = AGW.paper_config()
         return RunConfig(
             method=cls.name,
             profile="paper",
@@ -207,20 +210,13 @@ class FFDML(ReIDMethod):
             # ResNet-50, modality-specific layer0, shared layer1-4 (Sec. 3.2); AGW's last stride 1 (the 2x and 4x
             # upsampling of Sec. 3.3 hold with it); no non-local blocks (Sec. 4.3's baseline names none).
             model=ModelConfig(arch="resnet50", last_stride=1, non_local=False, gem_p=3.0),
-            # SGD, momentum 0.9, weight decay 5e-4, lr 0.1, x0.1 at 20 and x0.01 at 50, 80 epochs (Sec. 4.2); AGW's
-            # code for what is unstated: 10 warm-up epochs, the pretrained backbone at a tenth of the rate, Nesterov.
-            optim=OptimConfig(lr=0.1, backbone_lr=0.01, momentum=0.9, weight_decay=5e-4, epochs=80,
-                              warmup_epochs=10, milestones=(20, 50), gamma=0.1),
-            # AGW's protocol (Sec. 4.1 follows [19]; the AGW row of Tables 5-6 is AGW's): 10 trials of the seeded
-            # single-shot gallery, the BN feature of V_joint, no flip.
-            eval=EvalConfig(
-                protocol="sysu_mm01",
-                protocol_options={"mode": "all", "shots": 1, "gallery_sampling": "seeded", "num_trials": 10},
-                feature="bn",
-                flip=False,
-                selection="last",
-                every=2,
-            ),
+            # SGD, momentum 0.9, weight decay 5e-4, lr 0.1, x0.1 at 20 and x0.01 at 50 (Sec. 4.2): AGW's schedule, whose
+            # code also gives what is unstated (10 warm-up epochs, the backbone at a tenth of the rate, Nesterov); 80
+            # epochs where AGW's loop runs 81.
+            optim=dataclasses.replace(agw.optim, epochs=80),
+            # AGW's protocol (Sec. 4.1 follows [19]; the AGW rows of Tables 5-6 are AGW's): 10 trials of the seeded
+            # single-shot gallery, the BN feature (of V_joint here), no flip.
+            eval=agw.eval,
             method_options={
                 "rcc": True, "cre": True, "fusion": True, "fusion_layers": (1, 2, 3), "fusion_weights": "asff",
                 "fusion_upsample": "nearest", "dml": True, "dml_pairs": ("joint-to-global", "joint-to-fusion"),
