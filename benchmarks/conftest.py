@@ -1,4 +1,5 @@
-"""The benchmark harness as pytest: one module per paper table, one case per printed row.
+"""The benchmark harness as pytest: one module per paper table, one case per printed row; one module per figure
+sweep (golden/<paper>/figure<N>.yaml), one case per point (``a-theta1=0.6``, reid.harness.figures).
 
     pytest benchmarks -k cmmp --gpu              # every CMMP row, paper profile on CUDA, real data
     pytest benchmarks -k "xiv and table4"        # one table, smoke profile on the synthetic data (CPU)
@@ -13,14 +14,16 @@ with the path expected), ``--runs-dir`` (where runs, their cache and case result
 ``reports/``, as ``reid report``), ``--regdb-splits N`` (paper profile: a RegDB setting trains its first N of the 10
 splits, each on its own, and its case compares their mean; default 10), ``--smoke-selection ci|all``.
 
-Markers: the paper key (``-m xiv``) and ``table<N>`` (``-m "xiv and table4"``).
+Markers: the paper key (``-m xiv``), ``table<N>`` (``-m "xiv and table4"``) and ``figure<N>`` (``-m "ffdml and
+figure4"``).
 
 CI selection (``--smoke-selection=ci``, :func:`ci_selection`): per registered method, every row
 that trains the method's most shared smoke config (one training per method: runs are cached by
 fingerprint); rows that do not run (reference, not applicable, not yet implemented) stay collected
 and skip with their reason, so every table shows whole; plus every method's broken controls
 (test_controls.py), which must fail the sanity bound, except those known not to be caught (marker
-``blind_control``, run by the full smoke set). Each smoke case is in the ``xdist_group`` of
+``blind_control``, run by the full smoke set). No figure point is in the CI selection (a sweep trains one model per
+point; the full smoke set runs each figure's ``smoke_values``). Each smoke case is in the ``xdist_group`` of
 its first training's fingerprint (:meth:`Bench.group`), so ``-n 2 --dist loadgroup`` keeps the rows of
 one training on one worker instead of leaving a worker waiting on the other's run lock.
 
@@ -47,6 +50,7 @@ from reid.errors import ConfigError, GoldenError
 from reid.golden import PAPERS, Golden, load_golden
 from reid.harness.cases import REGDB_SPLITS, Case, check_regdb_splits, plan, table_cases
 from reid.harness.controls import ControlNotCaughtError, ci_control_problems
+from reid.harness.figures import FigurePoint, check_figure, figure_points, plan_point, reproduce_point
 from reid.harness.reproduce import KNOWN_BELOW_BOUND, reproduce_case
 from reid.harness.result import load_results
 from reid.harness.selection import ci_selection
@@ -112,6 +116,7 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", f"{paper}: rows of the {paper} paper's tables")
     for number in range(1, MAX_TABLES + 1):
         config.addinivalue_line("markers", f"table{number}: rows of a paper's Table {number}")
+        config.addinivalue_line("markers", f"figure{number}: points of a paper's Figure {number} (a sweep)")
 
 
 class Bench:
@@ -156,6 +161,35 @@ class Bench:
                 pytrace=False,
             )
 
+    def check_point(self, point: FigurePoint) -> None:
+        """Run a figure sweep's ``point``; skip with its reason, or fail listing its problems (a metric not measured
+        or not finite; in smoke, the sanity bound). The text's stated optimum is never asserted: the report judges
+        it from every point's result in the paper profile."""
+        result = reproduce_point(
+            point,
+            self.golden,
+            profile=self.profile,
+            runs_dir=self.runs_dir,
+            device=self.device,
+            data_root=self.data_root,
+            pretrained=self.pretrained,
+            from_scratch=self.from_scratch,
+            regdb_splits=self.regdb_splits,
+        )
+        if result.outcome == "skipped":
+            pytest.skip(result.reason)
+        if result.outcome == "failed" and result.reason and result.reason.startswith(KNOWN_BELOW_BOUND):
+            pytest.xfail(f"{result.reason}\n  " + "\n  ".join(result.problems))
+        if result.outcome == "failed":
+            pytest.fail(f"{point.figure.key} / {point.id}:\n  " + "\n  ".join(result.problems), pytrace=False)
+
+    def point_group(self, point: FigurePoint) -> str:
+        """A figure point's xdist group, as :meth:`group`: the fingerprint of its training under the smoke profile
+        (points that train the same model, and table rows that do, share a worker), else its method."""
+        if self.profile != "smoke" or point.skip_reason() is not None:
+            return point.figure.method
+        return fingerprint(plan_point(point, self.golden, "smoke")[0].config)
+
     def group(self, case: Case) -> str:
         """The case's xdist group: under the smoke profile the fingerprint of its first training, so rows that train
         the same model share a worker (no worker waits on the other's run lock) and different models spread over
@@ -195,6 +229,8 @@ def bench(request: pytest.FixtureRequest) -> Bench:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "point" in metafunc.fixturenames:
+        _parametrize_points(metafunc)
     if "case" not in metafunc.fixturenames:
         return
     module = metafunc.module
@@ -206,12 +242,26 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     ])
 
 
+def _parametrize_points(metafunc: pytest.Metafunc) -> None:
+    """One case per point of the module's figure (``PAPER``, ``FIGURE``) under the session's profile."""
+    module, bench = metafunc.module, _bench(metafunc.config)
+    check_figure(bench.golden.figures[(module.PAPER, module.FIGURE)])  # a bad figure file fails the collection
+    points = figure_points(bench.golden, module.PAPER, module.FIGURE, bench.profile)
+    marks = [getattr(pytest.mark, module.PAPER), getattr(pytest.mark, f"figure{module.FIGURE}")]
+    metafunc.parametrize("point", [
+        pytest.param(p, id=p.id, marks=[*marks, pytest.mark.xdist_group(bench.point_group(p))]) for p in points
+    ])
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if config.getoption("--smoke-selection") != "ci" or _bench(config).profile != "smoke":
         return
     selected = ci_selection(_bench(config).golden)
     keep, drop = [], []
     for item in items:
+        if hasattr(item, "callspec") and "point" in item.callspec.params:  # a figure sweep's point: never in CI
+            drop.append(item)
+            continue
         case = item.callspec.params.get("case") if hasattr(item, "callspec") else None
         runs = case is not None and case.skip_reason() is None
         key = (case.table.paper, case.table.table, case.id) if case is not None else None

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
 from reid.errors import ConfigError, GoldenError
+from reid.golden.figures import FIGURE_FILE, parse_figure
 from reid.golden.parse import TABLE_FILE, parse_aliases, parse_claims, parse_settings, parse_table
-from reid.golden.schema import METRIC_UNITS, PAPERS, CellRef, Claim, GoldenTable, Setting
+from reid.golden.schema import METRIC_UNITS, PAPERS, CellRef, Claim, GoldenFigure, GoldenTable, Setting
 
 GOLDEN_DIR_ENV = "REID_GOLDEN_DIR"
 """Environment variable naming another golden folder (e.g. a user's own tables)."""
@@ -47,6 +48,7 @@ class Golden:
         aliases: canonical method name -> its spellings.
         tables: ``(paper, table number)`` -> table, in paper order then number.
         claims: paper -> its claims.
+        figures: ``(paper, figure number)`` -> figure sweep, in paper order then number.
     """
 
     root: Path
@@ -54,10 +56,15 @@ class Golden:
     aliases: Mapping[str, tuple[str, ...]]
     tables: Mapping[tuple[str, int], GoldenTable]
     claims: Mapping[str, tuple[Claim, ...]]
+    figures: Mapping[tuple[str, int], GoldenFigure] = field(default_factory=dict)
 
     def paper_tables(self, paper: str) -> list[GoldenTable]:
         """The tables of ``paper`` in number order."""
         return [t for (p, _), t in self.tables.items() if p == paper]
+
+    def paper_figures(self, paper: str) -> list[GoldenFigure]:
+        """The figure sweeps of ``paper`` in number order."""
+        return [f for (p, _), f in self.figures.items() if p == paper]
 
     def cell(self, paper: str, ref: CellRef) -> float:
         """The printed value of a claim's cell."""
@@ -83,6 +90,7 @@ def load_golden(root: str | Path | None = None) -> Golden:
     aliases = parse_aliases(root / "aliases.yaml")
     tables: dict[tuple[str, int], GoldenTable] = {}
     claims: dict[str, tuple[Claim, ...]] = {}
+    figures: dict[tuple[str, int], GoldenFigure] = {}
     for paper in PAPERS:
         folder = root / paper
         if not folder.is_dir():
@@ -94,15 +102,23 @@ def load_golden(root: str | Path | None = None) -> Golden:
         for path in files:
             table = parse_table(path, settings, aliases)
             tables[(paper, table.table)] = table
+        for path in sorted(
+            (p for p in folder.iterdir() if FIGURE_FILE.fullmatch(p.name)),
+            key=lambda p: int(FIGURE_FILE.fullmatch(p.name).group(1)),
+        ):
+            figure = parse_figure(path, settings)
+            figures[(paper, figure.figure)] = figure
         strays = sorted(
-            p.name for p in folder.iterdir() if not TABLE_FILE.fullmatch(p.name) and p.name != "claims.yaml"
+            p.name for p in folder.iterdir()
+            if not TABLE_FILE.fullmatch(p.name) and not FIGURE_FILE.fullmatch(p.name) and p.name != "claims.yaml"
         )
         if strays:
-            raise GoldenError(folder, f"only table<N>.yaml files and claims.yaml; found {strays}")
+            raise GoldenError(folder, f"only table<N>.yaml files, figure<N>.yaml files and claims.yaml; found {strays}")
         if (folder / "claims.yaml").exists():
             own = {n: t for (p, n), t in tables.items() if p == paper}
             claims[paper] = parse_claims(folder / "claims.yaml", own)
-    return Golden(root=root, settings=settings, aliases=aliases, tables=tables, claims=claims)
+    return Golden(root=root, settings=settings, aliases=aliases, tables=tables, claims=claims,
+                  figures=figures)
 
 
 def load_all(root: str | Path | None = None) -> pd.DataFrame:

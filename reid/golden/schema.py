@@ -217,3 +217,85 @@ class Claim:
     b: tuple[CellRef, ...]
     value: float
     tolerance: float
+
+
+@dataclass(frozen=True)
+class FigurePanel:
+    """One panel of a figure sweep: one option swept over values, the others fixed.
+
+    Attributes:
+        panel: its letter as printed (``a``), the first part of its points' ids.
+        option: the swept config key, ``method_options.<name>``.
+        values: every value the paper profile runs, in order (the paper's grid, or our reading of its range).
+        smoke_values: the values the smoke profile runs (a subset of ``values``: fewer points is a size).
+        fixed: ``key=value`` overrides every point of the panel applies (the other option held still).
+        stated_best: the value the text says is best (the paper's chosen value); ``None`` when it states none.
+        stated_peaks: values the text names as peaks of the curve (drawn as ticks; not judged).
+        text: the sentences that state the best value and the peaks, quoted.
+        note: anything a reader must know (how the grid was read).
+    """
+
+    panel: str
+    option: str
+    values: tuple[float, ...]
+    smoke_values: tuple[float, ...]
+    fixed: tuple[str, ...]
+    stated_best: float | None
+    stated_peaks: tuple[float, ...]
+    text: str
+    note: str | None = None
+
+    @property
+    def name(self) -> str:
+        """The option's name without its section (``theta1``)."""
+        return self.option.split(".", 1)[1]
+
+    def profile_values(self, profile: str) -> tuple[float, ...]:
+        """The values run under ``profile``: :attr:`values` in the paper profile, :attr:`smoke_values` in smoke."""
+        return self.values if profile == "paper" else self.smoke_values
+
+
+@dataclass(frozen=True)
+class GoldenFigure:
+    """A figure of a paper that sweeps an option of one method on one setting (a ``figure sweep`` file).
+
+    The paper prints curves, not numbers: nothing here is compared with a value. What is golden is the sweep
+    (method, setting, which option over which values, the others fixed) and the optima the text states.
+
+    Attributes:
+        paper: a key of :data:`PAPERS`.
+        figure: its number.
+        caption: as printed.
+        source: where in the paper text.
+        method: the method swept (a registered method or the paper's key).
+        setting: a key of settings.yaml: what each point trains and is evaluated on.
+        metrics: the metrics the figure plots (retrieval metrics).
+        panels: left to right (``a``, ``b``).
+        path: the golden file.
+    """
+
+    paper: str
+    figure: int
+    caption: str
+    source: str
+    method: str
+    setting: str
+    metrics: tuple[str, ...]
+    panels: tuple[FigurePanel, ...]
+    path: Path
+
+    @property
+    def key(self) -> str:
+        """``<paper>_figure<N>``: the benchmark module, the results folder and the report anchor name."""
+        return f"{self.paper}_figure{self.figure}"
+
+    def panel(self, panel: str) -> FigurePanel:
+        """The panel lettered ``panel``.
+
+        Raises:
+            KeyError: no such panel; the message lists them.
+        """
+        for found in self.panels:
+            if found.panel == panel:
+                return found
+        raise KeyError(f"{self.key} has no panel {panel!r}; panels: {[p.panel for p in self.panels]}")

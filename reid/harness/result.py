@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,9 +20,42 @@ from reid.io import atomic_write_text
 RESULT_FORMAT = 1
 """Version of the case result layout."""
 
+TABLE_RESULTS = re.compile(r"[a-z0-9]+_table[1-9][0-9]*")
+"""Name of a table's results folder, ``<paper>_table<N>`` (a figure's, ``<paper>_figure<N>``, holds figure point
+results: :mod:`reid.harness.figures`)."""
+
 OUTCOMES = ("passed", "failed", "skipped", "error")
 """passed: every measured cell within tolerance and sane; failed: some not; skipped: not run (reason);
 error: the runs raised (message)."""
+
+
+def check_result_header(
+    cls: type, data: Any, path: Path, *, format_value: int, what: str, outcomes: tuple[str, ...],
+    strings: tuple[str, ...], integers: tuple[str, ...],
+) -> set[str]:
+    """The checks every result file kind shares (a JSON object of ``cls``'s fields only, its ``format``, an
+    ``outcome`` among ``outcomes``, the named string and integer keys); returns ``cls``'s field names.
+
+    Raises:
+        ArtifactError: naming the file and the key at fault.
+    """
+    if not isinstance(data, Mapping):
+        raise ArtifactError(path, "a JSON object")
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ArtifactError(path, f"only the keys {sorted(names)}", unknown[0])
+    if data.get("format") != format_value:
+        raise ArtifactError(path, f"{what} format {format_value}", "format")
+    if data.get("outcome") not in outcomes:
+        raise ArtifactError(path, f"one of {outcomes}", "outcome")
+    for key in strings:
+        if not isinstance(data.get(key), str):
+            raise ArtifactError(path, "a string", key)
+    for key in integers:
+        if isinstance(data.get(key), bool) or not isinstance(data.get(key), int):
+            raise ArtifactError(path, "an integer", key)
+    return names
 
 
 @dataclass(frozen=True)
@@ -72,21 +106,8 @@ class CaseResult:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], path: Path) -> CaseResult:
         """Rebuild a result; ``ArtifactError`` names the file and the key at fault."""
-        if not isinstance(data, Mapping):
-            raise ArtifactError(path, "a JSON object")
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - names)
-        if unknown:
-            raise ArtifactError(path, f"only the keys {sorted(names)}", unknown[0])
-        if data.get("format") != RESULT_FORMAT:
-            raise ArtifactError(path, f"result format {RESULT_FORMAT}", "format")
-        if data.get("outcome") not in OUTCOMES:
-            raise ArtifactError(path, f"one of {OUTCOMES}", "outcome")
-        for key in ("paper", "row", "label", "profile"):
-            if not isinstance(data.get(key), str):
-                raise ArtifactError(path, "a string", key)
-        if not isinstance(data.get("table"), int):
-            raise ArtifactError(path, "an integer", "table")
+        names = check_result_header(cls, data, path, format_value=RESULT_FORMAT, what="result", outcomes=OUTCOMES,
+                                    strings=("paper", "row", "label", "profile"), integers=("table",))
         splits = data.get("regdb_splits")
         if splits is not None and not (isinstance(splits, Mapping) and isinstance(splits.get("note"), str)):
             raise ArtifactError(path, "null or an object with a string 'note'", "regdb_splits")
@@ -108,7 +129,8 @@ def write_result(path: Path, result: CaseResult) -> None:
 
 
 def load_results(runs_dir: Path) -> list[CaseResult]:
-    """Every case result under ``runs_dir/results`` (none if the folder does not exist).
+    """Every case result under ``runs_dir/results/<paper>_table<N>/`` (none if the folder does not exist; a figure's
+    point results are :func:`reid.harness.figures.load_point_results`'s).
 
     Raises:
         ArtifactError: a result file that is not valid JSON or not a result.
@@ -116,6 +138,8 @@ def load_results(runs_dir: Path) -> list[CaseResult]:
     folder = runs_dir / "results"
     out = []
     for path in sorted(folder.glob("*/*.json")) if folder.is_dir() else []:
+        if not TABLE_RESULTS.fullmatch(path.parent.name):
+            continue
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except json.JSONDecodeError as err:

@@ -17,6 +17,10 @@ counts come from the case results (their ``cells`` and ``outcome``), never recom
 are counted by outcome and cells by verdict, so a row that failed without an ``outside`` cell (on
 the sanity bound, a stale or missing recording) counts as failed. Claims are checked on our runs
 in the paper profile only: a smoke number says nothing about a paper's claim.
+
+A figure sweep (golden/<paper>/figure<N>.yaml) is shown per panel: our points (value -> metric) from the figure
+point results (:mod:`reid.harness.figures`), beside the paper's chosen value and the peaks the text names; the stated
+best value is judged (:func:`~reid.harness.figures.panel_optimum`) in the paper profile only, as the claims are.
 """
 
 from __future__ import annotations
@@ -31,7 +35,8 @@ from typing import Any
 from reid.engine.record import RECORD, load_run_record
 from reid.errors import ArtifactError
 from reid.golden import Golden, GoldenRow, GoldenTable, claim_agrees, claim_quantity
-from reid.golden.schema import CellRef, Claim
+from reid.golden.schema import CellRef, Claim, FigurePanel, GoldenFigure
+from reid.harness.figures import PanelOptimum, PointResult, panel_optimum, value_text
 from reid.harness.result import CaseResult
 from reid.profiles import SMOKE_STAND_IN
 
@@ -168,11 +173,61 @@ class RunView:
 
 
 @dataclass(frozen=True)
+class PointView:
+    """One value of a figure panel under the profile: its point result, or none (``outcome`` ``not_run``)."""
+
+    value: float
+    outcome: str
+    metrics: Mapping[str, float | None]
+    fingerprint: str | None = None
+    reason: str | None = None
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        """The value as the point's id writes it (``0.6``)."""
+        return value_text(self.value)
+
+
+@dataclass(frozen=True)
+class PanelView:
+    """One panel of a figure sweep: every value the profile runs, and the stated best value against ours.
+
+    Attributes:
+        panel: the golden panel.
+        points: one per value of the profile (:meth:`~reid.golden.schema.FigurePanel.profile_values`), in order.
+        optima: per plotted metric, the stated best against our argmax (:func:`~reid.harness.figures.panel_optimum`).
+        judged: whether the stated best is judged: the paper profile only (smoke numbers are not the paper's).
+    """
+
+    panel: FigurePanel
+    points: list[PointView]
+    optima: list[PanelOptimum]
+    judged: bool
+
+    def series(self, metric: str) -> list[tuple[float, float]]:
+        """``(value, ours)`` of every point with a number for ``metric``, in value order."""
+        return [(p.value, p.metrics[metric]) for p in self.points if p.metrics.get(metric) is not None]
+
+    @property
+    def has_results(self) -> bool:
+        """Whether any point of the profile has a result."""
+        return any(p.outcome != "not_run" for p in self.points)
+
+
+@dataclass(frozen=True)
+class FigureView:
+    figure: GoldenFigure
+    panels: list[PanelView]
+
+
+@dataclass(frozen=True)
 class PaperView:
     paper: str
     tables: list[TableView]
     claims: list[ClaimView]
     runs: list[RunView]
+    figures: list[FigureView] = field(default_factory=list)
 
     @property
     def num_rows(self) -> int:
@@ -387,12 +442,33 @@ def column_head(golden: Golden, setting: str, profile: str) -> str:
     return f"{setting} ({stand_in} stand-in)" if stand_in else setting
 
 
+def _figure_view(figure: GoldenFigure, results: Mapping[tuple[str, float], PointResult], profile: str) -> FigureView:
+    panels = []
+    for panel in figure.panels:
+        values = panel.profile_values(profile)
+        points = []
+        for value in values:
+            found = results.get((panel.panel, value))
+            if found is None:
+                points.append(PointView(value, "not_run", {metric: None for metric in figure.metrics}))
+                continue
+            ran = found.outcome in ("passed", "failed")
+            metrics = {metric: found.metrics.get(metric) if ran else None for metric in figure.metrics}
+            points.append(PointView(value, found.outcome, metrics, found.fingerprint, found.reason,
+                                    list(found.problems)))
+        optima = [panel_optimum(panel, metric, {p.value: p.metrics[metric] for p in points}, values)
+                  for metric in figure.metrics]
+        panels.append(PanelView(panel=panel, points=points, optima=optima, judged=profile == "paper"))
+    return FigureView(figure=figure, panels=panels)
+
+
 def build_report(golden: Golden, results: Sequence[CaseResult], *, profile: str, runs_dir: Path,
-                 papers: Sequence[str] | None = None) -> Report:
-    """Join ``golden`` with the case ``results`` of ``profile`` (and the run records they name).
+                 papers: Sequence[str] | None = None, point_results: Sequence[PointResult] = ()) -> Report:
+    """Join ``golden`` with the case ``results`` and the figure ``point_results`` of ``profile`` (and the run records
+    they name).
 
     Raises:
-        ArtifactError: a result names a table or row the golden files do not have (results of
+        ArtifactError: a result names a table, row or figure the golden files do not have (results of
             another golden version: delete them or run the cases again).
     """
     by_row: dict[tuple[str, int, str], CaseResult] = {}
@@ -403,8 +479,16 @@ def build_report(golden: Golden, results: Sequence[CaseResult], *, profile: str,
         if (result.paper, result.table) not in golden.tables:
             raise ArtifactError(runs_dir / "results", f"results of golden tables only; {key} has no table")
         by_row[key] = result
+    by_point: dict[tuple[str, int], dict[tuple[str, float], PointResult]] = defaultdict(dict)
+    for point in point_results:
+        if point.profile != profile:
+            continue
+        if (point.paper, point.figure) not in golden.figures:
+            raise ArtifactError(runs_dir / "results", f"results of golden figures only; {point.paper} figure "
+                                                      f"{point.figure} point {point.point!r} has no figure")
+        by_point[(point.paper, point.figure)][(point.panel, float(point.value))] = point
     views = []
-    for paper in papers or sorted({p for p, _ in golden.tables}):
+    for paper in papers or sorted({p for p, _ in golden.tables} | {p for p, _ in golden.figures}):
         tables = []
         for table in golden.paper_tables(paper):
             headers = [(g.setting, list(g.metrics)) for g in table.columns]
@@ -414,9 +498,13 @@ def build_report(golden: Golden, results: Sequence[CaseResult], *, profile: str,
             tables.append(TableView(table=table, headers=headers, rows=rows, labels=labels))
         by_number = {t.table.table: t for t in tables}
         claims = [_claim_view(golden, claim, by_number, profile) for claim in golden.claims.get(paper, ())]
-        fingerprints = sorted({fp for t in tables for r in t.rows for fp in r.runs})
+        figures = [_figure_view(figure, by_point.get((paper, figure.figure), {}), profile)
+                   for figure in golden.paper_figures(paper)]
+        fingerprints = sorted({fp for t in tables for r in t.rows for fp in r.runs}
+                              | {p.fingerprint for f in figures for panel in f.panels for p in panel.points
+                                 if p.fingerprint is not None})
         runs = [view for view in (_run_view(runs_dir / fp) for fp in fingerprints) if view is not None]
-        views.append(PaperView(paper=paper, tables=tables, claims=claims, runs=runs))
+        views.append(PaperView(paper=paper, tables=tables, claims=claims, runs=runs, figures=figures))
     return Report(profile=profile, papers=views, aliases=_alias_views(golden), golden_root=golden.root,
                   runs_dir=runs_dir)
 

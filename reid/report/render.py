@@ -4,7 +4,8 @@ Jinja templates inside the package (``reid/report/templates``), autoescaping on 
 template, so any text from a golden file, a record or a user's file is escaped; the only markup
 inserted unescaped is the ``<sub>`` / ``<sup>`` of golden names, captions and notes (the ``markup`` filter,
 :func:`reid.report.markup.to_html`, which escapes every piece of text) and the SVG this package draws itself from
-numbers (:func:`reid.report.svg.cmc_svg`, :func:`reid.report.svg.table_svg`, which escape their labels). No
+numbers (:func:`reid.report.svg.cmc_svg`, :func:`reid.report.svg.table_svg`, :func:`reid.report.svg.sweep_svg`, which
+escape their labels). No
 external assets: CSS is inline, plots are inline SVG, no script.
 """
 
@@ -17,12 +18,23 @@ import jinja2
 from markupsafe import Markup
 
 from reid.golden import Golden
+from reid.harness.figures import load_point_results
 from reid.harness.result import load_results
 from reid.io import atomic_write_text
 from reid.report.export import write_verdicts
 from reid.report.markup import printed, to_html
-from reid.report.model import ROW_OUTCOMES, VERDICT_TEXT, Report, RunView, TableView, build_report, flat_items
-from reid.report.svg import DotLine, cmc_svg, table_svg
+from reid.report.model import (
+    ROW_OUTCOMES,
+    VERDICT_TEXT,
+    FigureView,
+    PanelView,
+    Report,
+    RunView,
+    TableView,
+    build_report,
+    flat_items,
+)
+from reid.report.svg import DotLine, cmc_svg, sweep_svg, table_svg
 
 
 def _number(value: float | None, digits: int = 2) -> str:
@@ -51,6 +63,18 @@ def table_picture(view: TableView, profile: str) -> Markup | None:
     return Markup(table_svg(lines, title, band=band))
 
 
+def sweep_picture(figure: FigureView, panel: PanelView, metric: str) -> Markup | None:
+    """A figure panel's points for ``metric`` beside the paper's chosen value and stated peaks; ``None`` when no point
+    has a number for it."""
+    points = panel.series(metric)
+    if not points:
+        return None
+    golden = panel.panel
+    title = f"Figure {figure.figure.figure}({golden.panel}): {metric} against {golden.name}, ours"
+    return Markup(sweep_svg(points, title, option=golden.option, metric=metric, values=golden.values,
+                            chosen=golden.stated_best, peaks=golden.stated_peaks))
+
+
 def environment() -> jinja2.Environment:
     """The template environment (autoescape on; undefined names are errors, not blanks)."""
     env = jinja2.Environment(
@@ -70,6 +94,7 @@ def environment() -> jinja2.Environment:
     env.filters["printed"] = printed
     env.globals["cmc_picture"] = cmc_picture
     env.globals["table_picture"] = table_picture
+    env.globals["sweep_picture"] = sweep_picture
     return env
 
 
@@ -100,5 +125,6 @@ def render_results(golden: Golden, profile: str, runs_dir: Path, out_dir: str | 
     Returns:
         The files written: ``index.html`` first, then the paper pages, then ``verdicts.csv`` and ``verdicts.json``.
     """
-    report = build_report(golden, load_results(runs_dir), profile=profile, runs_dir=runs_dir)
+    report = build_report(golden, load_results(runs_dir), profile=profile, runs_dir=runs_dir,
+                          point_results=load_point_results(runs_dir))
     return render_report(report, out_dir) + write_verdicts(report, out_dir)

@@ -1,7 +1,8 @@
 """Inline SVG pictures: an image with no external asset, no script and no plotting dependency.
 
 :func:`cmc_svg` draws a run's CMC curve (the mean over its trials, the min-max spread as a band);
-:func:`table_svg` draws a table's cells, ours against what it was compared with. Both take plain
+:func:`table_svg` draws a table's cells, ours against what it was compared with; :func:`sweep_svg` a figure
+panel's points beside the paper's chosen value and stated peaks. All take plain
 numbers and labels and XML-escape every text they write, so a label from a user's file cannot
 inject markup; the report inserts their output unescaped (the only markup it does).
 """
@@ -172,5 +173,82 @@ def table_svg(lines: Sequence[DotLine], title: str, band: str = "paper ± tolera
             parts.append(f'<circle cx="{lx + 5}" cy="{ly - 3}" r="4" fill="{VERDICT_COLOURS[kind]}"/>')
         parts.append(f'<text x="{lx + 16}" y="{ly + 1}" font-size="10">{escape(text)}</text>')
         lx += 16 + 6 * len(text) + 14
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+SWEEP_W, SWEEP_H = 340, 230
+SWEEP_COLOUR, CHOSEN_COLOUR, PEAK_COLOUR = "#1f77b4", "#d62728", "#222222"
+
+
+def sweep_svg(points: Sequence[tuple[float, float]], title: str, *, option: str, metric: str,
+              values: Sequence[float], chosen: float | None = None, peaks: Sequence[float] = ()) -> str:
+    """A figure panel's sweep: our points (``(value, metric)``, joined in value order) over the panel's ``values``
+    on the x axis, a dashed vertical line at the paper's ``chosen`` value and a tick under the axis at each of the
+    ``peaks`` the text names; a legend names the three. The y axis spans our numbers rounded out to fives (within
+    0-100 for percentages)."""
+    xs = [*values, *(v for v, _ in points)]
+    x_lo, x_hi = min(xs, default=0.0), max(xs, default=1.0)
+    x_hi = x_hi if x_hi > x_lo else x_lo + 1.0
+    ys = [y for _, y in points]
+    y_lo = max(math.floor(min(ys, default=0.0) / 5) * 5 - 5, 0) if min(ys, default=0.0) >= 0 else min(ys) - 5
+    y_hi = min(math.ceil(max(ys, default=100.0) / 5) * 5 + 5, 100) if max(ys, default=0.0) <= 100 else max(ys) + 5
+    y_hi = y_hi if y_hi > y_lo else y_lo + 10
+    left, right, top, bottom = 44, 12, 26, 64
+    plot_w, plot_h = SWEEP_W - left - right, SWEEP_H - top - bottom
+
+    def x(value: float) -> float:
+        return left + (value - x_lo) / (x_hi - x_lo) * plot_w
+
+    def y(value: float) -> float:
+        return top + (1 - (value - y_lo) / (y_hi - y_lo)) * plot_h
+
+    parts = _header(SWEEP_W, SWEEP_H, title)
+    parts.append(f'<text x="4" y="14" font-size="11">{escape(title)}</text>')
+    parts.append(f'<rect x="{left}" y="{top}" width="{plot_w}" height="{plot_h}" fill="none" stroke="#999"/>')
+    step = 5 if y_hi - y_lo <= 30 else 10 if y_hi - y_lo <= 60 else 20
+    for tick in range(int(math.ceil(y_lo / step) * step), int(y_hi) + 1, step):
+        parts.append(f'<line x1="{left}" y1="{y(tick):.1f}" x2="{left + plot_w}" y2="{y(tick):.1f}" stroke="#eee"/>')
+        parts.append(f'<text x="{left - 4}" y="{y(tick) + 4:.1f}" font-size="10" text-anchor="end">{tick}</text>')
+    labelled = values if len(values) <= 6 else values[::2]
+    for value in labelled:
+        parts.append(f'<text x="{x(value):.1f}" y="{top + plot_h + 18}" font-size="10" '
+                     f'text-anchor="middle">{value:g}</text>')
+    axis_y = top + plot_h + 32
+    parts.append(f'<text x="{left + plot_w / 2:.1f}" y="{axis_y}" font-size="11" text-anchor="middle">'
+                 f"{escape(option)}</text>")
+    middle = top + plot_h / 2
+    parts.append(f'<text x="11" y="{middle:.1f}" font-size="11" text-anchor="middle" '
+                 f'transform="rotate(-90 11 {middle:.1f})">{escape(metric)} (%)</text>')
+    if chosen is not None:
+        parts.append(f'<line class="chosen" x1="{x(chosen):.1f}" y1="{top}" x2="{x(chosen):.1f}" '
+                     f'y2="{top + plot_h}" stroke="{CHOSEN_COLOUR}" stroke-width="1.5" stroke-dasharray="4 3">'
+                     f"<title>{escape(f'the paper chose {chosen:g}')}</title></line>")
+    for peak in peaks:
+        parts.append(f'<path class="peak" d="M{x(peak):.1f},{top + plot_h} l-4,7 h8 Z" fill="{PEAK_COLOUR}">'
+                     f"<title>{escape(f'a peak the text names: {peak:g}')}</title></path>")
+    ordered = sorted(points)
+    if len(ordered) > 1:
+        line = " L".join(f"{x(v):.1f},{y(m):.1f}" for v, m in ordered)
+        parts.append(f'<path class="ours-line" d="M{line}" fill="none" stroke="{SWEEP_COLOUR}" stroke-width="1.5"/>')
+    for value, measured in ordered:
+        parts.append(f'<circle class="ours" cx="{x(value):.1f}" cy="{y(measured):.1f}" r="3.5" fill="{SWEEP_COLOUR}" '
+                     f'stroke="#fff"><title>{escape(f"{option} = {value:g}: ours {measured:.2f}")}</title></circle>')
+    ly, lx = SWEEP_H - 10, 6.0
+    items = [("ours", "ours")]
+    if chosen is not None:
+        items.append(("chosen", "paper's choice"))
+    if peaks:
+        items.append(("peak", "stated peaks"))
+    for kind, text in items:
+        if kind == "ours":
+            parts.append(f'<circle cx="{lx + 5}" cy="{ly - 3}" r="3.5" fill="{SWEEP_COLOUR}"/>')
+        elif kind == "chosen":
+            parts.append(f'<line x1="{lx + 5}" y1="{ly - 10}" x2="{lx + 5}" y2="{ly + 3}" stroke="{CHOSEN_COLOUR}" '
+                         f'stroke-width="1.5" stroke-dasharray="4 3"/>')
+        else:
+            parts.append(f'<path d="M{lx + 5},{ly - 8} l-4,7 h8 Z" fill="{PEAK_COLOUR}"/>')
+        parts.append(f'<text x="{lx + 14}" y="{ly + 1}" font-size="10">{escape(text)}</text>')
+        lx += 14 + 6 * len(text) + 14
     parts.append("</svg>")
     return "".join(parts)
