@@ -70,7 +70,7 @@ def test_the_figure4_file_reads_as_the_text_states_it(golden):
     assert a.smoke_values == (0.0, 0.6, 2.0) and b.smoke_values == (0.4, 1.0, 1.8)
     assert (a.stated_best, a.stated_peaks) == (0.6, ())
     assert (b.stated_best, b.stated_peaks) == (1.8, (0.4, 1.0, 1.8))
-    assert "reach the highest value when θ_1 = 0.6" in a.text and "three peak points at 0.4, 1 and 1.8" in b.text
+    assert "reach the highest value when θ_{1} = 0.6" in a.text and "three peak points at 0.4, 1 and 1.8" in b.text
     assert figure.panel("b") is b
     with pytest.raises(KeyError, match="panels: \\['a', 'b'\\]"):
         figure.panel("c")
